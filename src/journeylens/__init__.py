@@ -1,0 +1,1 @@
+"""journeylens: open-source customer journey analytics."""

@@ -1,0 +1,190 @@
+"""``journeylens`` command line: demo, import, resolve, info.
+
+Every command prints a rich summary, or with ``--json`` one JSON document on stdout for scripts.
+Exit codes: 0 success, 1 a journeylens error (message on stderr), 2 bad usage (typer's own).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from journeylens.cli.summary import render_ingest, render_workspace, workspace_summary
+from journeylens.errors import JourneyLensError
+
+__all__ = ["app"]
+
+app = typer.Typer(
+    name="journeylens",
+    help="Customer journey analytics: collect, unify, analyse and act on every channel.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+_out = Console()
+_err = Console(stderr=True)
+
+WorkspaceOpt = Annotated[
+    Path, typer.Option("--workspace", "-w", help="Workspace folder (created if missing).")
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document instead.")]
+
+
+@contextmanager
+def _errors() -> Iterator[None]:
+    """Turn journeylens errors into a one-line message and exit code 1."""
+    try:
+        yield
+    except JourneyLensError as exc:
+        _err.print(f"[bold red]error[/] [dim]{exc.code}[/] {exc}")
+        raise typer.Exit(1) from exc
+
+
+@contextmanager
+def _progress(enabled: bool) -> Iterator[Callable[[str, int, int | None], None]]:
+    """A rich progress bar per stage; silent when printing JSON."""
+    if not enabled:
+        yield lambda stage, advance, total: None
+        return
+    tasks: dict[str, Any] = {}
+    with Progress(
+        TextColumn("[bold]{task.description:<18}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=_err,
+        transient=False,
+    ) as bar:
+
+        def advance(stage: str, step: int, total: int | None) -> None:
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(stage, total=total)
+            bar.update(tasks[stage], advance=step, total=total)
+
+        yield advance
+
+
+def _emit(data: dict[str, Any], as_json: bool, render: Callable[[Console, dict], None]) -> None:
+    if as_json:
+        sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+    else:
+        render(_out, data)
+
+
+@app.command()
+def demo(
+    workspace: WorkspaceOpt = Path("jl-demo"),
+    customers: Annotated[int, typer.Option(min=10, help="Simulated customers.")] = 20_000,
+    days: Annotated[int, typer.Option(min=1, max=3650, help="Simulated days.")] = 90,
+    seed: Annotated[int, typer.Option(help="Random seed of the simulation.")] = 0,
+    as_json: JsonOpt = False,
+) -> None:
+    """Simulate a multi-channel business, ingest it, resolve identities, enrich, summarise."""
+    from journeylens.simulate import simulate
+    from journeylens.store import Workspace
+
+    with _errors(), _progress(not as_json) as progress:
+        progress("simulate", 0, 1)
+        sim = simulate(customers=customers, days=days, seed=seed)
+        progress("simulate", 1, 1)
+        ws = Workspace.open(workspace)
+        report = ws.ingest(sim.events, source_name="demo", progress=progress)
+        ws.resolve_identities(progress=progress)
+        progress("enrich", 0, 1)
+        ws.events()
+        progress("enrich", 1, 1)
+        summary = workspace_summary(ws) | {"ingest": report.to_dict(), "workspace": str(workspace)}
+        ws.close()
+    _emit(summary, as_json, render_workspace)
+
+
+@app.command("import")
+def import_(
+    path: Annotated[Path, typer.Argument(help="CSV, Parquet or JSON lines file (gzip too).")],
+    workspace: WorkspaceOpt = Path("jl-data"),
+    mapping: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--map",
+            "-m",
+            help="target=column, e.g. user_id=customer_id or context.campaign.source=utm_source.",
+        ),
+    ] = None,
+    file_format: Annotated[
+        str | None, typer.Option("--format", help="csv, parquet or jsonl (default: from name).")
+    ] = None,
+    source_name: Annotated[str | None, typer.Option("--source", help="Source name.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Import a file into the workspace; bad rows are quarantined with their reason."""
+    from journeylens.store import Workspace
+
+    with _errors():
+        pairs = _parse_mapping(mapping or [])
+        with _progress(not as_json) as progress:
+            ws = Workspace.open(workspace)
+            report = ws.ingest(
+                path,
+                mapping=pairs or None,
+                file_format=file_format,
+                source_name=source_name,
+                progress=progress,
+            )
+            ws.close()
+    _emit(report.to_dict(), as_json, render_ingest)
+
+
+@app.command()
+def resolve(workspace: WorkspaceOpt = Path("jl-data"), as_json: JsonOpt = False) -> None:
+    """Resolve identities and rebuild the enriched events."""
+    from journeylens.store import Workspace
+
+    with _errors(), _progress(not as_json) as progress:
+        ws = Workspace.open(workspace)
+        ws.resolve_identities(progress=progress)
+        ws.events()
+        summary = workspace_summary(ws) | {"workspace": str(workspace)}
+        ws.close()
+    _emit(summary, as_json, render_workspace)
+
+
+@app.command()
+def info(workspace: WorkspaceOpt = Path("jl-data"), as_json: JsonOpt = False) -> None:
+    """Show what the workspace holds: events, persons, channels, stages, merges, rejections."""
+    from journeylens.errors import WorkspaceError
+    from journeylens.store import Workspace
+
+    with _errors():
+        if not workspace.exists():
+            raise WorkspaceError(
+                f"No workspace at {str(workspace)!r}",
+                fix="Create one with `journeylens import FILE -w PATH` or `journeylens demo -w PATH`",
+            )
+        ws = Workspace.open(workspace)
+        summary = workspace_summary(ws) | {"workspace": str(workspace)}
+        ws.close()
+    _emit(summary, as_json, render_workspace)
+
+
+def _parse_mapping(items: list[str]) -> dict[str, str]:
+    from journeylens.errors import MappingError
+
+    pairs: dict[str, str] = {}
+    for item in items:
+        target, sep, column = item.partition("=")
+        if not sep or not target.strip() or not column.strip():
+            raise MappingError(
+                "A --map option must look like target=column",
+                received=item,
+                fix="Write e.g. --map user_id=customer_id",
+            )
+        pairs[target.strip()] = column.strip()
+    return pairs
+

@@ -1,0 +1,100 @@
+"""What the CLI shows about a workspace: one dict (the ``--json`` output) and its rich rendering."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from journeylens.store import Workspace
+
+__all__ = ["render_ingest", "render_workspace", "workspace_summary"]
+
+
+def workspace_summary(ws: Workspace) -> dict[str, Any]:
+    """Counts a user wants after loading data.
+
+    Returns:
+        events, persons, identifiers (rows of id_map), quarantined rows, channels (events per
+        channel), stages (events per stage), rejected (quarantined rows per code) and the last
+        identity resolution's statistics.
+    """
+    events = ws.events()
+    info = ws.info()
+    channels = events.channel.value_counts().to_pyarrow().to_pylist()
+    stages = events.stage.value_counts().to_pyarrow().to_pylist()
+    quarantine = ws.quarantine()
+    rejected = quarantine.code.value_counts().to_pyarrow().to_pylist()
+    return {
+        "events": info["events"],
+        "persons": info["persons"],
+        "identifiers": info["id_map"],
+        "quarantined": info["quarantine"],
+        "channels": _counts(channels, "channel"),
+        "stages": _counts(stages, "stage"),
+        "rejected": _counts(rejected, "code"),
+        "identity": info["identity"],
+    }
+
+
+def _counts(rows: list[dict[str, Any]], key: str) -> dict[str, int]:
+    pairs = [(str(r[key]) if r[key] is not None else "(none)", int(r[f"{key}_count"])) for r in rows]
+    return dict(sorted(pairs, key=lambda kv: -kv[1]))
+
+
+def render_workspace(console: Console, s: dict[str, Any]) -> None:
+    head = Table(title="journeylens workspace", show_header=False, title_justify="left")
+    head.add_column(style="bold")
+    head.add_column(justify="right")
+    head.add_row("workspace", str(s.get("workspace", "")))
+    head.add_row("events", f"{s['events']:,}")
+    head.add_row("persons", f"{s['persons']:,}")
+    head.add_row("identifiers", f"{s['identifiers']:,}")
+    identity = s.get("identity") or {}
+    for key in ("merges", "refusals"):
+        if key in identity:
+            value = identity[key]
+            head.add_row(f"identity {key}", _fmt(value))
+    head.add_row("rejected rows", f"{s['quarantined']:,}")
+    if "ingest" in s:
+        ingest = s["ingest"]
+        head.add_row("ingest rows/s", f"{ingest['rows_per_second']:,.0f}")
+    console.print(head)
+    console.print(_share_table("channel", s["channels"], s["events"]))
+    console.print(_share_table("stage", s["stages"], s["events"]))
+    if s["rejected"]:
+        console.print(_share_table("rejection code", s["rejected"], s["quarantined"]))
+
+
+def render_ingest(console: Console, r: dict[str, Any]) -> None:
+    table = Table(title=f"ingest of {r['source']}", show_header=False, title_justify="left")
+    table.add_column(style="bold")
+    table.add_column(justify="right")
+    for key in ("rows", "accepted", "duplicates", "rejected_count"):
+        table.add_row(key.replace("_count", ""), f"{r[key]:,}")
+    table.add_row("seconds", f"{r['seconds']:.2f}")
+    console.print(table)
+    if r["rejected"]:
+        detail = Table(title="rejected rows (first 20)", title_justify="left")
+        for column in ("row", "field", "code", "message"):
+            detail.add_column(column)
+        for item in r["rejected"][:20]:
+            detail.add_row(str(item["row"]), item["field"] or "", item["code"], item["message"])
+        console.print(detail)
+
+
+def _share_table(name: str, counts: dict[str, int], total: int) -> Table:
+    table = Table(title=f"events by {name}", title_justify="left")
+    table.add_column(name)
+    table.add_column("count", justify="right")
+    table.add_column("share", justify="right")
+    for key, count in counts.items():
+        table.add_row(key, f"{count:,}", f"{count / total:.1%}" if total else "-")
+    return table
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, dict):
+        return ", ".join(f"{k}={v:,}" if isinstance(v, int) else f"{k}={v}" for k, v in value.items())
+    return f"{value:,}" if isinstance(value, int) else str(value)

@@ -1,0 +1,384 @@
+"""``Workspace``: an embedded DuckDB file (or any Ibis backend) holding one business's journeys.
+
+The workspace is the imperative shell around the pure layers: it reads sources and writes the
+append-only ``events`` table (``ingest``), runs identity resolution and stores its outputs
+(``resolve_identities``), and serves the enriched events every analysis reads (``events``).
+Derived tables are rebuilt when the data under them changed, so ``events()`` is always current.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+import uuid
+from collections.abc import Callable, Collection, Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import ibis
+import pyarrow as pa
+from ibis.backends import BaseBackend
+
+from journeylens.collect.report import IngestReport, Rejection, rejection_message
+from journeylens.collect.sources import Source, describe_source, iter_chunks, total_rows
+from journeylens.collect.staging import Stager
+from journeylens.enrich import enrich
+from journeylens.errors import UnknownNameError, ValidationError, WorkspaceError
+from journeylens.identity import (
+    attach_person,
+    build_persons,
+    extract_identifiers,
+    normalise_identifiers,
+    resolve,
+)
+from journeylens.schema import (
+    EVENTS_SCHEMA,
+    ID_MAP_SCHEMA,
+    MERGE_LOG_SCHEMA,
+    PERSONS_SCHEMA,
+    QUARANTINE_SCHEMA,
+)
+from journeylens.settings import Settings
+from journeylens.store.catalog import EDGE_OVERRIDES_SCHEMA, TABLES, Catalog
+
+__all__ = ["Progress", "Workspace"]
+
+#: Called as ``progress(stage, advance, total)``: ``advance`` rows more are done in ``stage``.
+Progress = Callable[[str, int, int | None], None]
+
+_MAX_REPORTED_REJECTIONS = 1000
+_ENRICHED = "events_enriched"
+
+
+def _no_progress(stage: str, advance: int, total: int | None) -> None:
+    return None
+
+
+class Workspace:
+    """One business's journeys on one backend. Open it with ``Workspace.open``."""
+
+    def __init__(self, con: BaseBackend, settings: Settings, *, clock: Callable[[], datetime]):
+        self._con = con
+        self._catalog = Catalog(con)
+        self._settings = settings
+        self._clock = clock
+
+    # ------------------------------------------------------------------ opening
+
+    @classmethod
+    def open(
+        cls,
+        path: str | Path | None = None,
+        *,
+        backend: BaseBackend | None = None,
+        settings: Settings | Mapping[str, Any] | None = None,
+        clock: Callable[[], datetime] | None = None,
+    ) -> Workspace:
+        """Create or open a workspace.
+
+        ``path`` is a folder (created if missing) holding ``journeylens.duckdb``; ``None`` with no
+        backend opens an in-memory workspace. ``backend`` runs the same code on any connected
+        Ibis backend instead (PySpark, …). ``settings`` replaces the stored settings.
+
+        Returns:
+            The workspace, its tables migrated to the current schema version.
+
+        >>> ws = Workspace.open()
+        >>> ws.info()["events"]
+        0
+        """
+        if path is not None and backend is not None:
+            raise ValidationError(
+                "Pass either a path or a backend, not both",
+                received={"path": str(path), "backend": type(backend).__name__},
+            )
+        if backend is None:
+            con = ibis.duckdb.connect(_duckdb_file(path) if path is not None else ":memory:")
+            con.raw_sql("SET TimeZone = 'UTC'")
+        else:
+            con = backend
+        catalog = Catalog(con)
+        catalog.migrate()
+        if settings is None:
+            stored = catalog.get("settings")
+            resolved = Settings.model_validate_json(stored) if stored else Settings()
+        else:
+            resolved = settings if isinstance(settings, Settings) else _settings(settings)
+        catalog.set("settings", resolved.model_dump_json())
+        return cls(con, resolved, clock=clock or (lambda: datetime.now(UTC)))
+
+    @property
+    def settings(self) -> Settings:
+        return self._settings
+
+    @property
+    def backend(self) -> BaseBackend:
+        return self._con
+
+    def close(self) -> None:
+        self._con.disconnect()
+
+    def __enter__(self) -> Workspace:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ ingest
+
+    def ingest(
+        self,
+        source: Source,
+        *,
+        mapping: Mapping[str, str] | None = None,
+        source_name: str | None = None,
+        file_format: str | None = None,
+        progress: Progress | None = None,
+    ) -> IngestReport:
+        """Validate and store events from a file, a table, or a list of Segment messages.
+
+        Rows whose ``message_id`` is already stored are skipped, so ingesting the same batch
+        twice changes nothing. Invalid rows go to the ``quarantine`` table with their raw payload
+        and the reason; the valid rows of the same batch are kept.
+
+        Returns:
+            An ``IngestReport``: rows read, accepted, duplicates, rejected (with row, field,
+            code, message), seconds.
+        """
+        progress = progress or _no_progress
+        started = time.perf_counter()
+        batch_id = uuid.uuid4().hex[:16]
+        name = source_name or describe_source(source)
+        stager = Stager(
+            self._settings.ingest,
+            source_name=name,
+            received_at=self._clock(),
+            mapping=dict(mapping) if mapping else None,
+        )
+        rows = accepted = duplicates = rejected_count = 0
+        rejections: list[Rejection] = []
+        by_code: dict[str, int] = {}
+        total = total_rows(source)
+        try:
+            for chunk in iter_chunks(
+                source, chunk_rows=self._settings.ingest.chunk_rows, file_format=file_format
+            ):
+                staged = stager.stage(chunk)
+                added = self._append_events(staged.accepted)
+                accepted += added
+                duplicates += staged.repeats + staged.accepted.num_rows - added
+                rejected_count += staged.rejected.num_rows
+                self._quarantine(staged.rejected, batch_id, name, rejections, by_code)
+                rows += chunk.data.num_rows
+                progress("ingest", chunk.data.num_rows, total)
+        finally:
+            stager.close()
+        if accepted:
+            self._catalog.set("data_version", str(self._catalog.get_int("data_version") + 1))
+        return IngestReport(
+            batch_id=batch_id,
+            source=name,
+            rows=rows,
+            accepted=accepted,
+            duplicates=duplicates,
+            rejected_count=rejected_count,
+            rejected_by_code=by_code,
+            rejected=rejections,
+            seconds=time.perf_counter() - started,
+        )
+
+    def _append_events(self, rows: pa.Table) -> int:
+        """Insert rows whose message_id is not stored yet. Returns how many were inserted."""
+        if rows.num_rows == 0:
+            return 0
+        events = self._catalog.table("events")
+        before = events.count().execute()
+        staged = ibis.memtable(rows).cast(EVENTS_SCHEMA)
+        new = staged.anti_join(events.select("message_id"), "message_id")
+        self._con.insert("events", new.to_pyarrow())
+        return int(self._catalog.table("events").count().execute()) - int(before)
+
+    def _quarantine(
+        self,
+        rejected: pa.Table,
+        batch_id: str,
+        source: str,
+        report: list[Rejection],
+        by_code: dict[str, int],
+    ) -> None:
+        if rejected.num_rows == 0:
+            return
+        rows = rejected.to_pylist()
+        messages = [rejection_message(r["code"], r["field"], r["value"]) for r in rows]
+        for r, message in zip(rows, messages, strict=True):
+            by_code[r["code"]] = by_code.get(r["code"], 0) + 1
+            if len(report) < _MAX_REPORTED_REJECTIONS:
+                report.append(
+                    Rejection(row=r["row"], field=r["field"], code=r["code"], message=message)
+                )
+        table = pa.table(
+            {
+                "batch_id": [batch_id] * len(rows),
+                "row": rejected.column("row"),
+                "field": rejected.column("field"),
+                "code": rejected.column("code"),
+                "message": messages,
+                "raw": [r["raw"] if r["raw"] is not None else "" for r in rows],
+                "source": [source] * len(rows),
+                "received_at": pa.array([self._clock()] * len(rows), pa.timestamp("us", "UTC")),
+            }
+        )
+        self._con.insert("quarantine", ibis.memtable(table).cast(QUARANTINE_SCHEMA).to_pyarrow())
+
+    # ------------------------------------------------------------------ identity
+
+    def resolve_identities(self, *, progress: Progress | None = None) -> dict[str, Any]:
+        """Build the identity graph from every stored message and store ``id_map``,
+        ``merge_log`` and ``persons``.
+
+        Returns:
+            Statistics of the resolution: identifiers, persons, merges, refusals by reason,
+            blocked values by reason, seconds.
+        """
+        progress = progress or _no_progress
+        started = time.perf_counter()
+        settings = self._settings.identity
+        events = self._catalog.table("events")
+        raw = extract_identifiers(events, settings).to_pyarrow()
+        progress("identify", 1, 4)
+        normalised = normalise_identifiers(raw, settings)
+        progress("identify", 1, 4)
+        overrides = self._catalog.table("edge_overrides").edge_id.to_pyarrow().to_pylist()
+        result = resolve(normalised.table, settings, invalid_edges=set(overrides))
+        progress("identify", 1, 4)
+        self._catalog.replace("id_map", result.id_map, ID_MAP_SCHEMA)
+        self._catalog.replace("merge_log", result.merge_log, MERGE_LOG_SCHEMA)
+        id_map = self._catalog.table("id_map")
+        persons = build_persons(attach_person(events, id_map, settings), id_map)
+        self._catalog.replace("persons", persons.to_pyarrow(), PERSONS_SCHEMA)
+        progress("identify", 1, 4)
+        self._catalog.set("identity_version", str(self._catalog.get_int("data_version")))
+        self._catalog.set("identity_overrides", str(len(overrides)))
+        stats = dict(result.stats)
+        stats["blocked"] = dict(normalised.blocked)
+        stats["seconds"] = time.perf_counter() - started
+        self._catalog.set("identity_stats", json.dumps(stats, default=str))
+        return stats
+
+    def invalidate_edges(self, edge_ids: Collection[str], *, reason: str = "") -> int:
+        """Mark identity edges (``merge_log.edge_id``) as wrong and re-resolve: the persons they
+        joined are split again. Returns how many edges were newly invalidated."""
+        log = self._catalog.table("merge_log")
+        known = set(log.filter(log.edge_id.isin(list(edge_ids))).edge_id.to_pyarrow().to_pylist())
+        unknown = [e for e in edge_ids if e not in known]
+        if unknown:
+            raise UnknownNameError("edge id", unknown[0], sorted(known)[:20])
+        current = set(self._catalog.table("edge_overrides").edge_id.to_pyarrow().to_pylist())
+        new = sorted(set(edge_ids) - current)
+        if new:
+            now = self._clock()
+            rows = pa.table(
+                {
+                    "edge_id": new,
+                    "reason": [reason] * len(new),
+                    "created_at": pa.array([now] * len(new), pa.timestamp("us", "UTC")),
+                }
+            )
+            self._con.insert(
+                "edge_overrides", ibis.memtable(rows).cast(EDGE_OVERRIDES_SCHEMA).to_pyarrow()
+            )
+            self.resolve_identities()
+        return len(new)
+
+    # ------------------------------------------------------------------ reading
+
+    def events(self) -> ibis.Table:
+        """Every stored message with ``person_id``, ``channel``, ``session_id`` and ``stage``.
+
+        Identities are resolved and enrichment rebuilt first if events arrived since.
+
+        Returns:
+            An Ibis table: the canonical columns (``schema.EVENTS_SCHEMA``) plus ``person_id``,
+            ``utm_source``, ``utm_medium``, ``utm_campaign``, ``default_channel_group``,
+            ``touch_channel``, ``channel``, ``session_id`` and ``stage``.
+        """
+        data_version = self._catalog.get_int("data_version")
+        if self._catalog.get("identity_version") != str(data_version):
+            self.resolve_identities()
+        if self._catalog.get("enriched_version") != self._derived_key():
+            self.enrich()
+        return self._catalog.table(_ENRICHED)
+
+    def enrich(self) -> int:
+        """Rebuild ``events_enriched`` from events, the identity map and the enrich settings.
+        Returns the number of rows."""
+        events = self._catalog.table("events")
+        id_map = self._catalog.table("id_map")
+        with_person = attach_person(events, id_map, self._settings.identity)
+        enriched = enrich(with_person, self._settings.enrich)
+        self._con.create_table(_ENRICHED, enriched, overwrite=True)
+        self._catalog.set("enriched_version", self._derived_key())
+        return int(self._catalog.table(_ENRICHED).count().execute())
+
+    def _derived_key(self) -> str:
+        return (
+            f"{self._catalog.get_int('data_version')}:{self._catalog.get('identity_overrides')}:"
+            f"{hashlib.sha1(self._settings.model_dump_json().encode()).hexdigest()[:12]}"
+        )
+
+    def table(self, name: str) -> ibis.Table:
+        """A stored table by name: events, quarantine, id_map, merge_log, persons, edge_overrides."""
+        if name not in TABLES:
+            raise UnknownNameError("table", name, TABLES)
+        return self._catalog.table(name)
+
+    def persons(self) -> ibis.Table:
+        """One row per person (``schema.PERSONS_SCHEMA``), current as of the last resolution."""
+        if self._catalog.get("identity_version") != str(self._catalog.get_int("data_version")):
+            self.resolve_identities()
+        return self._catalog.table("persons")
+
+    def quarantine(self) -> ibis.Table:
+        """Every rejected row with its reason and raw payload (``schema.QUARANTINE_SCHEMA``)."""
+        return self._catalog.table("quarantine")
+
+    def info(self) -> dict[str, Any]:
+        """Counts of what the workspace holds, and the last identity statistics."""
+        counts = {name: int(self._catalog.table(name).count().execute()) for name in TABLES}
+        stats = self._catalog.get("identity_stats")
+        return counts | {
+            "schema_version": self._catalog.get_int("schema_version"),
+            "identity": json.loads(stats) if stats else None,
+            "stale": self._catalog.get("identity_version")
+            != str(self._catalog.get_int("data_version")),
+        }
+
+
+def _duckdb_file(path: str | Path) -> str:
+    folder = Path(path)
+    if folder.suffix in (".duckdb", ".db"):
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        return str(folder)
+    if folder.exists() and not folder.is_dir():
+        raise WorkspaceError(
+            f"{str(folder)!r} exists and is not a folder",
+            fix="Pass a folder for the workspace, or a path ending in .duckdb",
+        )
+    folder.mkdir(parents=True, exist_ok=True)
+    return str(folder / "journeylens.duckdb")
+
+
+def _settings(values: Mapping[str, Any]) -> Settings:
+    from pydantic import ValidationError as PydanticError
+
+    try:
+        return Settings.model_validate(dict(values))
+    except PydanticError as exc:
+        first = exc.errors()[0]
+        raise ValidationError(
+            f"Invalid setting {'.'.join(str(p) for p in first['loc'])}: {first['msg']}",
+            received=first.get("input"),
+            fix="See journeylens.settings for the allowed settings",
+        ) from exc
