@@ -1,4 +1,4 @@
-"""Durations written as strings with units: ``"10s"``, ``"30m"``, ``"1h"``, ``"14d"``, ``"2w"``, ``"1mo"``.
+"""Durations as strings with units: ``"10s"``, ``"30m"``, ``"1h"``, ``"14d"``, ``"2w"``, ``"1mo"``.
 
 A month is 31 days, as PostHog converts it, so windows stay absolute seconds.
 """

@@ -96,9 +96,7 @@ class UnknownNameError(ValidationError):
         known = sorted(known)
         close = difflib.get_close_matches(name, known, n=1)
         fix = f"Did you mean {close[0]!r}?" if close else None
-        super().__init__(
-            f"Unknown {kind} {name!r}", allowed=", ".join(known) or "(none)", fix=fix
-        )
+        super().__init__(f"Unknown {kind} {name!r}", allowed=", ".join(known) or "(none)", fix=fix)
         self.kind = kind
         self.name = name
 

@@ -6,8 +6,9 @@ error that names the field, not a silently ignored key. ``Settings()`` gives the
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -40,7 +41,8 @@ class IngestSettings(_Frozen):
 
     #: Segment asks for events under 32 KB; larger messages are quarantined as ``OVERSIZE``.
     max_message_bytes: int = Field(32 * 1024, gt=0)
-    #: A corrected timestamp later than ``received_at`` plus this is quarantined as ``FUTURE_TIMESTAMP``.
+    #: A corrected timestamp later than ``received_at`` plus this is quarantined
+    #: (``FUTURE_TIMESTAMP``).
     max_future: Duration = "1d"
     #: How many rows a file is read in at a time; bounds memory for large files.
     chunk_rows: int = Field(250_000, gt=0)
@@ -176,12 +178,27 @@ class IdentitySettings(_Frozen):
 
 
 class StageRule(_Frozen):
-    """Events whose name matches ``event`` (exact, case-insensitive) or ``pattern`` (regex) are
-    in ``stage``. Rules are tried in order; the first match wins."""
+    """Events whose name equals ``event`` or matches ``pattern`` are in ``stage``.
+
+    Both compare case-insensitively. ``pattern`` is a regular expression searched for in the
+    name (anchor it with ``^…$`` to match the whole name); it must mean the same on DuckDB (RE2)
+    and Spark (Java regex), so ``enrich.assign_stages`` refuses look-arounds and backreferences.
+    Rules are tried in order; the first match wins.
+    """
 
     stage: Stage
-    event: str | None = None
-    pattern: str | None = None
+    event: str | None = Field(None, min_length=1)
+    pattern: str | None = Field(None, min_length=1)
+
+    @field_validator("pattern")
+    @classmethod
+    def _check_pattern(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                re.compile(value)
+            except re.error as exc:
+                raise ValueError(f"{value!r} is not a valid regular expression: {exc}") from None
+        return value
 
     @model_validator(mode="after")
     def _one_matcher(self) -> StageRule:
@@ -190,14 +207,38 @@ class StageRule(_Frozen):
         return self
 
 
-#: E-commerce defaults, Segment e-commerce v2 names and their snake_case twins.
+#: E-commerce defaults: Segment e-commerce v2 names ("Product Viewed", "Order Completed") and
+#: GA4's snake_case ones ("view_item", "purchase"); ``[ _]`` accepts both spellings. Anything
+#: else a person does (page views, app opens, email opens) is awareness.
 DEFAULT_STAGE_RULES: tuple[StageRule, ...] = (
-    StageRule(stage="advocacy", pattern=r"^(review|referral|share|nps|survey)[ _]?.*|.*(reviewed|referred|shared|submitted)$"),
-    StageRule(stage="retention", pattern=r"^(order[ _]refunded|order[ _]returned|return[ _].*|subscription[ _]renewed|loyalty[ _].*|repeat[ _]purchase)$"),
-    StageRule(stage="purchase", pattern=r"^(purchase|order[ _]completed|checkout[ _].*|payment[ _]info[ _]entered|begin[ _]checkout|add[ _]payment[ _]info)$"),
-    StageRule(stage="consideration", pattern=r"^(product[ _].*|view[ _]item.*|add[ _]to[ _](cart|wishlist)|cart[ _].*|products[ _]searched|search|product[ _]list[ _]viewed|remove[ _]from[ _]cart|sign[ _]?up|signed[ _]up)$"),
+    StageRule(
+        stage="advocacy",
+        pattern=r"^(share|.*[ _](shared|reviewed|referred)|(review|referral|nps|survey)([ _].*)?)$",
+    ),
+    StageRule(
+        stage="retention",
+        pattern=r"^(refund|order[ _](refunded|returned|cancell?ed|updated)|.*[ _]returned"
+        r"|return[ _].*|subscription[ _](renewed|reactivated)|loyalty[ _].*|repeat[ _]purchase"
+        r"|reorder(ed)?)$",
+    ),
+    StageRule(
+        stage="purchase",
+        pattern=r"^(purchase|order[ _](completed|placed)|checkout([ _].*)?|begin[ _]checkout"
+        r"|payment[ _]info[ _]entered|add[ _](payment|shipping)[ _]info|coupon[ _].*"
+        r"|subscription[ _](started|created))$",
+    ),
+    StageRule(
+        stage="consideration",
+        pattern=r"^(products?[ _].*|view[ _](item|item[ _]list|cart|search[ _]results)"
+        r"|select[ _](item|promotion)|promotion[ _]clicked|(add[ _]to|remove[ _]from)[ _]"
+        r"(cart|wishlist)|cart[ _].*|wishlist[ _].*|search|sign[ _]?up|signed[ _]up"
+        r"|generate[ _]lead|lead[ _].*|trial[ _]started)$",
+    ),
     StageRule(stage="awareness", pattern=r".*"),
 )
+
+#: A domain name as ``own_domains`` takes it: lower case, no scheme, no path.
+_DOMAIN = r"^([a-z0-9-]+\.)+[a-z]{2,}$"
 
 
 class EnrichSettings(_Frozen):
@@ -206,6 +247,10 @@ class EnrichSettings(_Frozen):
     #: A session ends after this much inactivity (GA4 and Segment use 30 minutes).
     session_timeout: Duration = "30m"
     stage_rules: tuple[StageRule, ...] = DEFAULT_STAGE_RULES
+    #: The site's own domains, subdomains included (``example.com`` covers ``shop.example.com``),
+    #: and any other whose referrals are not new touches (a payment page the site sends people
+    #: to). Referrals from a page's own host are never touches, listed or not.
+    own_domains: tuple[Annotated[str, Field(pattern=_DOMAIN)], ...] = ()
 
     @field_validator("session_timeout")
     @classmethod
@@ -227,4 +272,3 @@ class Settings(_Frozen):
     ingest: IngestSettings = IngestSettings()
     identity: IdentitySettings = IdentitySettings()
     enrich: EnrichSettings = EnrichSettings()
-

@@ -18,8 +18,9 @@ NOW = datetime(2026, 1, 2, tzinfo=UTC)
 
 
 def stage(source, mapping=None, settings=None):
-    stager = Stager(settings or IngestSettings(), source_name="test", received_at=NOW,
-                    mapping=mapping)
+    stager = Stager(
+        settings or IngestSettings(), source_name="test", received_at=NOW, mapping=mapping
+    )
     try:
         [chunk] = list(iter_chunks(source, chunk_rows=10_000))
         return stager.stage(chunk)
@@ -28,8 +29,12 @@ def stage(source, mapping=None, settings=None):
 
 
 def track(**extra):
-    return {"type": "track", "event": "Order Completed", "userId": "u1",
-            "timestamp": "2026-01-01T10:00:00Z"} | extra
+    return {
+        "type": "track",
+        "event": "Order Completed",
+        "userId": "u1",
+        "timestamp": "2026-01-01T10:00:00Z",
+    } | extra
 
 
 BAD_ROWS = [
@@ -82,8 +87,11 @@ def test_accepted_rows_have_the_canonical_schema_and_utc_timestamps():
 def test_sent_at_corrects_the_device_clock_as_segment_does():
     # The device clock is 1 hour behind: it stamped 09:00 and sent at 09:00:05, while the
     # server received the message at 10:00:05. The event really happened at 10:00:00.
-    message = track(timestamp="2026-01-01T09:00:00Z", sentAt="2026-01-01T09:00:05Z",
-                    receivedAt="2026-01-01T10:00:05Z")
+    message = track(
+        timestamp="2026-01-01T09:00:00Z",
+        sentAt="2026-01-01T09:00:05Z",
+        receivedAt="2026-01-01T10:00:05Z",
+    )
     row = stage([message]).accepted.to_pylist()[0]
     assert row["timestamp"] == datetime(2026, 1, 1, 10, 0, 0, tzinfo=UTC)
     assert row["received_at"] == datetime(2026, 1, 1, 10, 0, 5, tzinfo=UTC)
@@ -95,16 +103,19 @@ def test_a_message_without_a_timestamp_takes_the_received_time():
 
 
 def test_page_and_screen_names_become_the_event_name():
-    rows = stage([
-        {"type": "page", "name": "Home", "anonymousId": "a"},
-        {"type": "screen", "properties": {"name": "Cart"}, "anonymousId": "a"},
-    ]).accepted.to_pylist()
+    rows = stage(
+        [
+            {"type": "page", "name": "Home", "anonymousId": "a"},
+            {"type": "screen", "properties": {"name": "Cart"}, "anonymousId": "a"},
+        ]
+    ).accepted.to_pylist()
     assert [r["event"] for r in rows] == ["Home", "Cart"]
 
 
 def test_snake_case_fields_are_read_like_camel_case():
-    row = stage([{"type": "track", "event": "x", "user_id": "u", "anonymous_id": "a",
-                  "message_id": "m"}]).accepted.to_pylist()[0]
+    row = stage(
+        [{"type": "track", "event": "x", "user_id": "u", "anonymous_id": "a", "message_id": "m"}]
+    ).accepted.to_pylist()[0]
     assert (row["user_id"], row["anonymous_id"], row["message_id"]) == ("u", "a", "m")
 
 
@@ -124,15 +135,24 @@ def test_repeated_message_ids_in_one_chunk_keep_the_first():
 
 
 def test_a_table_is_mapped_and_extra_columns_become_properties():
-    df = pd.DataFrame({
-        "customer": ["c1", "c2"],
-        "ts": ["2026-01-01 10:00:00", "2026-01-01T11:00:00Z"],
-        "what": ["Product Viewed", "Order Completed"],
-        "utm_source": ["google", None],
-        "price": [9.5, 20.0],
-    })
-    staged = stage(df, mapping={"user_id": "customer", "timestamp": "ts", "event": "what",
-                                "context.campaign.source": "utm_source"})
+    df = pd.DataFrame(
+        {
+            "customer": ["c1", "c2"],
+            "ts": ["2026-01-01 10:00:00", "2026-01-01T11:00:00Z"],
+            "what": ["Product Viewed", "Order Completed"],
+            "utm_source": ["google", None],
+            "price": [9.5, 20.0],
+        }
+    )
+    staged = stage(
+        df,
+        mapping={
+            "user_id": "customer",
+            "timestamp": "ts",
+            "event": "what",
+            "context.campaign.source": "utm_source",
+        },
+    )
     rows = staged.accepted.to_pylist()
     assert [r["user_id"] for r in rows] == ["c1", "c2"]
     assert rows[0]["timestamp"] == datetime(2026, 1, 1, 10, tzinfo=UTC)
@@ -142,19 +162,32 @@ def test_a_table_is_mapped_and_extra_columns_become_properties():
 
 
 def test_a_bad_table_row_is_quarantined_with_the_row_as_json():
-    table = pa.table({"user_id": ["u", None], "event": ["a", "b"],
-                      "timestamp": ["2026-01-01T00:00:00Z", "2026-01-01T00:00:00Z"]})
+    table = pa.table(
+        {
+            "user_id": ["u", None],
+            "event": ["a", "b"],
+            "timestamp": ["2026-01-01T00:00:00Z", "2026-01-01T00:00:00Z"],
+        }
+    )
     staged = stage(table)
     [bad] = staged.rejected.to_pylist()
     assert (bad["row"], bad["code"]) == (1, "MISSING_ID")
-    assert json.loads(bad["raw"]) == {"user_id": None, "event": "b",
-                                      "timestamp": "2026-01-01T00:00:00Z"}
+    assert json.loads(bad["raw"]) == {
+        "user_id": None,
+        "event": "b",
+        "timestamp": "2026-01-01T00:00:00Z",
+    }
 
 
 def test_a_json_column_that_is_not_an_object_is_a_wrong_type():
-    table = pa.table({"user_id": ["u", "u"], "event": ["a", "b"],
-                      "timestamp": ["2026-01-01T00:00:00Z"] * 2,
-                      "properties": ['{"x": 1}', "not json"]})
+    table = pa.table(
+        {
+            "user_id": ["u", "u"],
+            "event": ["a", "b"],
+            "timestamp": ["2026-01-01T00:00:00Z"] * 2,
+            "properties": ['{"x": 1}', "not json"],
+        }
+    )
     staged = stage(table)
     assert [r["code"] for r in staged.rejected.to_pylist()] == ["WRONG_TYPE"]
     assert staged.rejected.column("field").to_pylist() == ["properties"]

@@ -88,7 +88,7 @@ def demo(
 ) -> None:
     """Simulate a multi-channel business, ingest it, resolve identities, enrich, summarise."""
     from journeylens.simulate import simulate
-    from journeylens.store import Workspace
+    from journeylens.workspace import Workspace
 
     with _errors(), _progress(not as_json) as progress:
         progress("simulate", 0, 1)
@@ -124,7 +124,7 @@ def import_(
     as_json: JsonOpt = False,
 ) -> None:
     """Import a file into the workspace; bad rows are quarantined with their reason."""
-    from journeylens.store import Workspace
+    from journeylens.workspace import Workspace
 
     with _errors():
         pairs = _parse_mapping(mapping or [])
@@ -144,7 +144,7 @@ def import_(
 @app.command()
 def resolve(workspace: WorkspaceOpt = Path("jl-data"), as_json: JsonOpt = False) -> None:
     """Resolve identities and rebuild the enriched events."""
-    from journeylens.store import Workspace
+    from journeylens.workspace import Workspace
 
     with _errors(), _progress(not as_json) as progress:
         ws = Workspace.open(workspace)
@@ -159,13 +159,13 @@ def resolve(workspace: WorkspaceOpt = Path("jl-data"), as_json: JsonOpt = False)
 def info(workspace: WorkspaceOpt = Path("jl-data"), as_json: JsonOpt = False) -> None:
     """Show what the workspace holds: events, persons, channels, stages, merges, rejections."""
     from journeylens.errors import WorkspaceError
-    from journeylens.store import Workspace
+    from journeylens.workspace import Workspace
 
     with _errors():
         if not workspace.exists():
             raise WorkspaceError(
                 f"No workspace at {str(workspace)!r}",
-                fix="Create one with `journeylens import FILE -w PATH` or `journeylens demo -w PATH`",
+                fix="Create one: `journeylens import FILE -w PATH` or `journeylens demo -w PATH`",
             )
         ws = Workspace.open(workspace)
         summary = workspace_summary(ws) | {"workspace": str(workspace)}
@@ -187,4 +187,3 @@ def _parse_mapping(items: list[str]) -> dict[str, str]:
             )
         pairs[target.strip()] = column.strip()
     return pairs
-

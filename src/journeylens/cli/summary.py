@@ -7,7 +7,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from journeylens.store import Workspace
+from journeylens.workspace import Workspace
 
 __all__ = ["render_ingest", "render_workspace", "workspace_summary"]
 
@@ -39,7 +39,9 @@ def workspace_summary(ws: Workspace) -> dict[str, Any]:
 
 
 def _counts(rows: list[dict[str, Any]], key: str) -> dict[str, int]:
-    pairs = [(str(r[key]) if r[key] is not None else "(none)", int(r[f"{key}_count"])) for r in rows]
+    pairs = [
+        (str(r[key]) if r[key] is not None else "(none)", int(r[f"{key}_count"])) for r in rows
+    ]
     return dict(sorted(pairs, key=lambda kv: -kv[1]))
 
 
@@ -96,5 +98,7 @@ def _share_table(name: str, counts: dict[str, int], total: int) -> Table:
 
 def _fmt(value: Any) -> str:
     if isinstance(value, dict):
-        return ", ".join(f"{k}={v:,}" if isinstance(v, int) else f"{k}={v}" for k, v in value.items())
+        return ", ".join(
+            f"{k}={v:,}" if isinstance(v, int) else f"{k}={v}" for k, v in value.items()
+        )
     return f"{value:,}" if isinstance(value, int) else str(value)

@@ -80,7 +80,9 @@ def plan_columns(columns: Sequence[str], mapping: Mapping[str, str] | None) -> C
             paths.setdefault(root, {})[tuple(keys)] = column
         else:
             raise UnknownNameError(
-                "mapping target", target, [*FIELDS, "properties.<key>", "context.<path>", "traits.<key>"]
+                "mapping target",
+                target,
+                [*FIELDS, "properties.<key>", "context.<path>", "traits.<key>"],
             )
     used = set(mapping.values())
     for name, spellings in FIELDS.items():

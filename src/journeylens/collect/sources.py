@@ -51,7 +51,9 @@ def describe_source(source: Source) -> str:
     return "messages"
 
 
-def iter_chunks(source: Source, *, chunk_rows: int, file_format: str | None = None) -> Iterator[Chunk]:
+def iter_chunks(
+    source: Source, *, chunk_rows: int, file_format: str | None = None
+) -> Iterator[Chunk]:
     """Yield the source as chunks of at most ``chunk_rows`` rows.
 
     Raises:
@@ -148,8 +150,15 @@ def _format_of(path: Path, file_format: str | None) -> str:
         return fmt
     suffixes = [s.lower() for s in path.suffixes if s.lower() not in (".gz", ".gzip")]
     last = suffixes[-1] if suffixes else ""
-    mapping = {".csv": "csv", ".tsv": "csv", ".parquet": "parquet", ".pq": "parquet",
-               ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl"}
+    mapping = {
+        ".csv": "csv",
+        ".tsv": "csv",
+        ".parquet": "parquet",
+        ".pq": "parquet",
+        ".jsonl": "jsonl",
+        ".ndjson": "jsonl",
+        ".json": "jsonl",
+    }
     if last not in mapping:
         raise UnsupportedFormatError(
             f"Cannot tell the format of {path.name!r} from its name",

@@ -19,6 +19,7 @@ from datetime import datetime
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from journeylens.collect.mapping import JSON_ROOTS, ColumnPlan, plan_columns
 from journeylens.collect.sources import Chunk
@@ -98,13 +99,14 @@ class Stager:
                 front = _table_front(self._plan, data.schema)
             sql = self._checked_sql(front)
             self._con.sql(f"CREATE OR REPLACE TEMP TABLE checked AS {sql}")
-            accepted = self._con.sql(_accepted_sql()).to_arrow_table()
-            valid = self._con.sql("SELECT count(*) FROM checked WHERE code IS NULL").fetchall()
-            repeats = valid[0][0] - accepted.num_rows
-            rejected = self._con.sql(
-                f"SELECT {_ROW} AS row, field, code, value, raw FROM checked "
-                f"WHERE code IS NOT NULL ORDER BY {_ROW}"
-            ).to_arrow_table()
+            accepted = self._con.sql(_ACCEPTED_SQL).to_arrow_table()
+            repeated = self._con.sql(_REPEATS_SQL).to_arrow_table().column(0)
+            if len(repeated):
+                keep = pc.invert(pc.is_in(accepted.column(_ROW), value_set=repeated))
+                accepted = accepted.filter(keep)
+            accepted = accepted.drop_columns([_ROW])
+            repeats = len(repeated)
+            rejected = self._con.sql(_REJECTED_SQL[chunk.kind]).to_arrow_table()
         finally:
             self._con.unregister("chunk")
         return Staged(
@@ -201,16 +203,37 @@ FROM v
 """
 
 
-def _accepted_sql() -> str:
-    return f"""
-SELECT message_id, type, event, anonymous_id, user_id, previous_id, group_id,
+_ACCEPTED_SQL = f"""
+SELECT {_ROW}, message_id, type, event, anonymous_id, user_id, previous_id, group_id,
        timestamp, received AS received_at, source, properties, context, traits, revenue,
        CASE WHEN revenue IS NOT NULL THEN coalesce(upper(trim(currency_raw)), 'USD')
             ELSE upper(trim(currency_raw)) END AS currency
-FROM checked
-WHERE code IS NULL
-QUALIFY row_number() OVER (PARTITION BY message_id ORDER BY {_ROW}) = 1
-ORDER BY {_ROW}
+FROM checked WHERE code IS NULL
+"""
+
+# A table row's raw payload is its columns as a JSON object, built only for rejected rows.
+_REJECTED_SQL = {
+    "json": f"""
+SELECT {_ROW} AS row, field, code, value, raw FROM checked
+WHERE code IS NOT NULL ORDER BY {_ROW}
+""",
+    "table": f"""
+SELECT k.{_ROW} AS row, k.field, k.code, k.value,
+       json_merge_patch(to_json(chunk), '{{"{_ROW}": null}}')::VARCHAR AS raw
+FROM checked AS k JOIN chunk USING ({_ROW})
+WHERE k.code IS NOT NULL ORDER BY k.{_ROW}
+""",
+}
+
+# Repeats are rare: find them with a cheap group-by and drop all but the first afterwards,
+# instead of a window over every row.
+_REPEATS_SQL = f"""
+SELECT {_ROW} FROM (
+  SELECT {_ROW}, row_number() OVER (PARTITION BY message_id ORDER BY {_ROW}) AS nth
+  FROM checked
+  WHERE code IS NULL AND message_id IN (
+    SELECT message_id FROM checked WHERE code IS NULL GROUP BY 1 HAVING count(*) > 1)
+) WHERE nth > 1
 """
 
 
@@ -260,8 +283,10 @@ def _wrong_type_checks() -> str:
             continue
         label = keys[0]
         types = " , ".join(f"json_type(j, '$.{k}')" for k in keys)
-        cond = f"coalesce({types}) IN ('OBJECT', 'ARRAY')" if len(keys) > 1 else (
-            f"json_type(j, '$.{keys[0]}') IN ('OBJECT', 'ARRAY')"
+        cond = (
+            f"coalesce({types}) IN ('OBJECT', 'ARRAY')"
+            if len(keys) > 1
+            else (f"json_type(j, '$.{keys[0]}') IN ('OBJECT', 'ARRAY')")
         )
         if name.endswith("_raw"):
             cond = cond.replace("IN ('OBJECT', 'ARRAY')", "NOT IN ('VARCHAR', 'NULL')")
@@ -325,8 +350,7 @@ def _table_front(plan: ColumnPlan, schema: pa.Schema) -> str:
         else f"json_extract_string({roots['properties'][0]}, '$.currency')"
     )
     return f"""
-SELECT {_ROW}, json_merge_patch(to_json(chunk), '{{"{_ROW}": null}}')::VARCHAR AS raw_text,
-  FALSE AS bad_json, 0 AS n_bytes,
+SELECT {_ROW}, NULL::VARCHAR AS raw_text, FALSE AS bad_json, 0 AS n_bytes,
   {text("message_id")} AS message_id_raw,
   coalesce({text("type")}, 'track') AS type_raw,
   {text("anonymous_id")} AS anonymous_id_raw,
@@ -375,4 +399,3 @@ def _nested_object(paths: dict[tuple[str, ...], str]) -> str:
 
 def _sql_str(value: str) -> str:
     return value.replace("'", "''")
-

@@ -12,13 +12,15 @@ newer journeylens is refused rather than guessed at.
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, Final
 
 import ibis
 import ibis.expr.datatypes as dt
+import pyarrow as pa
 from ibis.backends import BaseBackend
 
-from journeylens.errors import SchemaVersionError
+from journeylens.errors import SchemaVersionError, WorkspaceError
 from journeylens.schema import (
     EVENTS_SCHEMA,
     ID_MAP_SCHEMA,
@@ -28,7 +30,7 @@ from journeylens.schema import (
     SCHEMA_VERSION,
 )
 
-__all__ = ["EDGE_OVERRIDES_SCHEMA", "META", "TABLES", "Catalog"]
+__all__ = ["EDGE_OVERRIDES_SCHEMA", "META", "TABLES", "Catalog", "connect_duckdb"]
 
 META: Final = "jl_meta"
 _META_SCHEMA: Final = ibis.schema({"key": dt.String(nullable=False), "value": dt.string})
@@ -73,6 +75,21 @@ class Catalog:
     def table(self, name: str) -> ibis.Table:
         return self.con.table(name)
 
+    def append(self, name: str, rows: pa.Table, schema: ibis.Schema) -> None:
+        """Append rows (Arrow) to a stored table, cast to its schema."""
+        self.con.insert(name, ibis.memtable(rows).cast(schema).to_pyarrow())
+
+    def append_events(self, rows: pa.Table) -> int:
+        """Insert events whose ``message_id`` is not stored yet. Returns how many were new."""
+        if rows.num_rows == 0:
+            return 0
+        events = self.con.table("events")
+        before = int(events.count().execute())
+        staged = ibis.memtable(rows).cast(EVENTS_SCHEMA)
+        new = staged.anti_join(events.select("message_id"), "message_id")
+        self.con.insert("events", new.to_pyarrow())
+        return int(self.con.table("events").count().execute()) - before
+
     def replace(self, name: str, obj: Any, schema: ibis.Schema) -> None:
         """Replace a derived table's contents (an Arrow table, DataFrame or Ibis expression)."""
         expr = obj if isinstance(obj, ibis.Table) else ibis.memtable(obj)
@@ -109,3 +126,25 @@ class Catalog:
         kept = meta.filter(meta.key != key)
         new = ibis.memtable({"key": [key], "value": [value]}).cast(_META_SCHEMA)
         self.con.create_table(META, kept.union(new).to_pyarrow(), overwrite=True)
+
+
+def connect_duckdb(path: str | Path | None) -> BaseBackend:
+    """The embedded backend: ``<path>/journeylens.duckdb`` (a path ending in ``.duckdb`` is used
+    as is), or an in-memory database for ``None``. Sessions run in UTC."""
+    con = ibis.duckdb.connect(_duckdb_file(path) if path is not None else ":memory:")
+    con.raw_sql("SET TimeZone = 'UTC'")
+    return con
+
+
+def _duckdb_file(path: str | Path) -> str:
+    folder = Path(path)
+    if folder.suffix in (".duckdb", ".db"):
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        return str(folder)
+    if folder.exists() and not folder.is_dir():
+        raise WorkspaceError(
+            f"{str(folder)!r} exists and is not a folder",
+            fix="Pass a folder for the workspace, or a path ending in .duckdb",
+        )
+    folder.mkdir(parents=True, exist_ok=True)
+    return str(folder / "journeylens.duckdb")

@@ -1,6 +1,7 @@
 """``Workspace``: an embedded DuckDB file (or any Ibis backend) holding one business's journeys.
 
-The workspace is the imperative shell around the pure layers: it reads sources and writes the
+The workspace is the imperative shell around the pure layers (it sits above them, and below the
+interfaces): it reads sources and writes the
 append-only ``events`` table (``ingest``), runs identity resolution and stores its outputs
 (``resolve_identities``), and serves the enriched events every analysis reads (``events``).
 Derived tables are rebuilt when the data under them changed, so ``events()`` is always current.
@@ -8,6 +9,7 @@ Derived tables are rebuilt when the data under them changed, so ``events()`` is 
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import time
@@ -25,7 +27,7 @@ from journeylens.collect.report import IngestReport, Rejection, rejection_messag
 from journeylens.collect.sources import Source, describe_source, iter_chunks, total_rows
 from journeylens.collect.staging import Stager
 from journeylens.enrich import enrich
-from journeylens.errors import UnknownNameError, ValidationError, WorkspaceError
+from journeylens.errors import UnknownNameError, ValidationError
 from journeylens.identity import (
     attach_person,
     build_persons,
@@ -34,14 +36,13 @@ from journeylens.identity import (
     resolve,
 )
 from journeylens.schema import (
-    EVENTS_SCHEMA,
     ID_MAP_SCHEMA,
     MERGE_LOG_SCHEMA,
     PERSONS_SCHEMA,
     QUARANTINE_SCHEMA,
 )
 from journeylens.settings import Settings
-from journeylens.store.catalog import EDGE_OVERRIDES_SCHEMA, TABLES, Catalog
+from journeylens.store import EDGE_OVERRIDES_SCHEMA, TABLES, Catalog, connect_duckdb
 
 __all__ = ["Progress", "Workspace"]
 
@@ -94,11 +95,7 @@ class Workspace:
                 "Pass either a path or a backend, not both",
                 received={"path": str(path), "backend": type(backend).__name__},
             )
-        if backend is None:
-            con = ibis.duckdb.connect(_duckdb_file(path) if path is not None else ":memory:")
-            con.raw_sql("SET TimeZone = 'UTC'")
-        else:
-            con = backend
+        con = backend if backend is not None else connect_duckdb(path)
         catalog = Catalog(con)
         catalog.migrate()
         if settings is None:
@@ -166,7 +163,7 @@ class Workspace:
                 source, chunk_rows=self._settings.ingest.chunk_rows, file_format=file_format
             ):
                 staged = stager.stage(chunk)
-                added = self._append_events(staged.accepted)
+                added = self._catalog.append_events(staged.accepted)
                 accepted += added
                 duplicates += staged.repeats + staged.accepted.num_rows - added
                 rejected_count += staged.rejected.num_rows
@@ -188,17 +185,6 @@ class Workspace:
             rejected=rejections,
             seconds=time.perf_counter() - started,
         )
-
-    def _append_events(self, rows: pa.Table) -> int:
-        """Insert rows whose message_id is not stored yet. Returns how many were inserted."""
-        if rows.num_rows == 0:
-            return 0
-        events = self._catalog.table("events")
-        before = events.count().execute()
-        staged = ibis.memtable(rows).cast(EVENTS_SCHEMA)
-        new = staged.anti_join(events.select("message_id"), "message_id")
-        self._con.insert("events", new.to_pyarrow())
-        return int(self._catalog.table("events").count().execute()) - int(before)
 
     def _quarantine(
         self,
@@ -230,7 +216,7 @@ class Workspace:
                 "received_at": pa.array([self._clock()] * len(rows), pa.timestamp("us", "UTC")),
             }
         )
-        self._con.insert("quarantine", ibis.memtable(table).cast(QUARANTINE_SCHEMA).to_pyarrow())
+        self._catalog.append("quarantine", table, QUARANTINE_SCHEMA)
 
     # ------------------------------------------------------------------ identity
 
@@ -261,8 +247,11 @@ class Workspace:
         progress("identify", 1, 4)
         self._catalog.set("identity_version", str(self._catalog.get_int("data_version")))
         self._catalog.set("identity_overrides", str(len(overrides)))
-        stats = dict(result.stats)
-        stats["blocked"] = dict(normalised.blocked)
+        stats = dataclasses.asdict(result.stats) | {
+            "merges": result.stats.merged_edges,
+            "refusals": result.stats.refusals,
+            "blocked": normalised.blocked,
+        }
         stats["seconds"] = time.perf_counter() - started
         self._catalog.set("identity_stats", json.dumps(stats, default=str))
         return stats
@@ -286,9 +275,7 @@ class Workspace:
                     "created_at": pa.array([now] * len(new), pa.timestamp("us", "UTC")),
                 }
             )
-            self._con.insert(
-                "edge_overrides", ibis.memtable(rows).cast(EDGE_OVERRIDES_SCHEMA).to_pyarrow()
-            )
+            self._catalog.append("edge_overrides", rows, EDGE_OVERRIDES_SCHEMA)
             self.resolve_identities()
         return len(new)
 
@@ -329,7 +316,7 @@ class Workspace:
         )
 
     def table(self, name: str) -> ibis.Table:
-        """A stored table by name: events, quarantine, id_map, merge_log, persons, edge_overrides."""
+        """A stored table: events, quarantine, id_map, merge_log, persons or edge_overrides."""
         if name not in TABLES:
             raise UnknownNameError("table", name, TABLES)
         return self._catalog.table(name)
@@ -354,20 +341,6 @@ class Workspace:
             "stale": self._catalog.get("identity_version")
             != str(self._catalog.get_int("data_version")),
         }
-
-
-def _duckdb_file(path: str | Path) -> str:
-    folder = Path(path)
-    if folder.suffix in (".duckdb", ".db"):
-        folder.parent.mkdir(parents=True, exist_ok=True)
-        return str(folder)
-    if folder.exists() and not folder.is_dir():
-        raise WorkspaceError(
-            f"{str(folder)!r} exists and is not a folder",
-            fix="Pass a folder for the workspace, or a path ending in .duckdb",
-        )
-    folder.mkdir(parents=True, exist_ok=True)
-    return str(folder / "journeylens.duckdb")
 
 
 def _settings(values: Mapping[str, Any]) -> Settings:

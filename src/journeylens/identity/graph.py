@@ -1,0 +1,275 @@
+"""The identity graph: identifiers as integer nodes, the links messages make as integer edges.
+
+A node is one (id_type, id_value). Every message links its identifiers as a star from its
+best identifier (the hub: lowest priority number, then type name, then smallest value); an
+alias message also links its ``alias`` rows (``previous_id`` and ``user_id``) with an edge of
+kind ``alias``. Two alias rows are joined by the alias edge only, never also by a message edge.
+Edges are deduplicated on (the two nodes, kind); each keeps when and where it was first seen
+(smallest timestamp, then smallest ``message_id``, so the input order does not matter).
+
+Everything is vectorised: strings are dictionary-encoded once and the rest is integer numpy.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from journeylens.errors import UnknownNameError, ValidationError
+from journeylens.identity.hashing import edge_hashes, hash_strings, node_hashes
+from journeylens.schema import IDENTIFIERS_SCHEMA
+from journeylens.settings import IdentifierType, IdentitySettings
+
+__all__ = [
+    "ALIAS",
+    "EDGE_KINDS",
+    "MESSAGE",
+    "NEVER",
+    "IdentityGraph",
+    "build_graph",
+    "ranked_types",
+]
+
+#: Edge kind codes; alias sorts first because alias edges are processed first.
+ALIAS, MESSAGE = 0, 1
+EDGE_KINDS = ("alias", "message")
+#: ``first_seen`` of an edge whose messages all lack a timestamp: sorts after every real one.
+NEVER = np.iinfo(np.int64).max
+_ARROW_SCHEMA = IDENTIFIERS_SCHEMA.to_pyarrow()
+
+
+def ranked_types(settings: IdentitySettings) -> tuple[IdentifierType, ...]:
+    """Identifier types best first: lowest priority number, then name (a strict order, even
+    when two types share a priority)."""
+    return tuple(sorted(settings.types, key=lambda t: (t.priority, t.name)))
+
+
+@dataclass(frozen=True)
+class IdentityGraph:
+    """Integer-encoded identity graph.
+
+    Attributes:
+        types: identifier types best first; ``node_rank`` indexes it.
+        node_rank: type rank of each node (int64).
+        node_value: normalised value of each node (Arrow strings).
+        node_hash: stable hash of each node (type, value) (uint64).
+        edge_left, edge_right: node of each end; left is the better node (rank, then value).
+        edge_kind: ``ALIAS`` or ``MESSAGE`` (int64).
+        edge_first_seen: first timestamp the edge was seen, µs since the epoch, ``NEVER`` if
+            unknown (int64).
+        edge_message: the first message that carried the edge (Arrow strings).
+        edge_hash: stable hash of (the two node hashes sorted, kind) (uint64).
+    """
+
+    types: tuple[IdentifierType, ...]
+    node_rank: np.ndarray
+    node_value: pa.Array
+    node_hash: np.ndarray
+    edge_left: np.ndarray
+    edge_right: np.ndarray
+    edge_kind: np.ndarray
+    edge_first_seen: np.ndarray
+    edge_message: pa.Array
+    edge_hash: np.ndarray
+
+    @property
+    def n_nodes(self) -> int:
+        return len(self.node_rank)
+
+    @property
+    def n_edges(self) -> int:
+        return len(self.edge_left)
+
+
+def build_graph(ids: pa.Table, settings: IdentitySettings) -> IdentityGraph:
+    """Encode ``ids`` (``IDENTIFIERS_SCHEMA`` layout) as an ``IdentityGraph``.
+
+    Returns:
+        The graph; see ``IdentityGraph`` for each field.
+    """
+    _check_columns(ids)
+    ids = ids.select(list(IDENTIFIERS_SCHEMA.names)).cast(_ARROW_SCHEMA)
+    types = ranked_types(settings)
+    n_types = len(types)
+    row_rank = _row_ranks(ids.column("id_type"), types)
+    is_alias = _row_alias(ids.column("edge_kind"))
+
+    values = pc.dictionary_encode(ids.column("id_value").combine_chunks())
+    node_key = values.indices.to_numpy().astype(np.int64) * n_types + row_rank
+    row_node, keys = _factorize(node_key)
+    node_rank = keys % n_types
+    node_value = values.dictionary.take(pa.array(keys // n_types))
+    type_hash = hash_strings(pa.array([t.name for t in types]))
+    node_hash = node_hashes(type_hash[node_rank], hash_strings(node_value))
+
+    messages = pc.dictionary_encode(ids.column("message_id").combine_chunks())
+    row_message = messages.indices.to_numpy().astype(np.int64)
+    n_messages = len(messages.dictionary)
+    row_time = _micros(ids.column("timestamp"))
+
+    hub = _hubs(row_message, row_node, row_rank, n_messages, node_value)
+    alias_rows = np.flatnonzero(is_alias)
+    alias_message, alias_node = row_message[alias_rows], row_node[alias_rows]
+    alias_hub = _hubs(alias_message, alias_node, row_rank[alias_rows], n_messages, node_value)
+    # A message whose hub is one of its alias rows links its other alias rows by the alias
+    # edge only; its non-alias rows still hang off the hub by message edges.
+    hub_is_alias = np.zeros(n_messages, dtype=bool)
+    hub_is_alias[alias_message[alias_node == hub[alias_message]]] = True
+    row_hub = hub[row_message]
+    as_message = (row_node != row_hub) & ~(is_alias & hub_is_alias[row_message])
+    as_alias = np.zeros(len(row_node), dtype=bool)
+    as_alias[alias_rows] = alias_node != alias_hub[alias_message]
+
+    a = np.concatenate([row_hub[as_message], alias_hub[row_message[as_alias]]])
+    b = np.concatenate([row_node[as_message], row_node[as_alias]])
+    kind = np.concatenate(
+        [np.full(int(as_message.sum()), MESSAGE), np.full(int(as_alias.sum()), ALIAS)]
+    )
+    edge_rows = np.concatenate([np.flatnonzero(as_message), np.flatnonzero(as_alias)])
+    n_nodes = len(keys)
+    lo, hi = np.minimum(a, b), np.maximum(a, b)
+    row_edge, edge_keys = _factorize((lo * n_nodes + hi) * 2 + kind)
+    edge_kind = edge_keys % 2
+    lo = (edge_keys // 2) // n_nodes
+    hi = (edge_keys // 2) % n_nodes
+    first_seen, first_message = _first_seen(
+        row_edge, row_time[edge_rows], row_message[edge_rows], len(edge_keys), messages.dictionary
+    )
+    left, right = _order_ends(lo, hi, node_rank, node_value)
+    return IdentityGraph(
+        types=types,
+        node_rank=node_rank,
+        node_value=node_value,
+        node_hash=node_hash,
+        edge_left=left,
+        edge_right=right,
+        edge_kind=edge_kind,
+        edge_first_seen=first_seen,
+        edge_message=messages.dictionary.take(pa.array(first_message)),
+        edge_hash=edge_hashes(node_hash[lo], node_hash[hi], edge_kind),
+    )
+
+
+def _factorize(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(code of each key, distinct keys) with a hash table: several times faster than the
+    sort in ``np.unique``. Codes follow first appearance, so they depend on the input order;
+    nothing downstream does (outputs are named by hashes, decisions by canonical keys)."""
+    codes, uniques = pd.factorize(keys)
+    return codes.astype(np.int64, copy=False), np.asarray(uniques, dtype=np.int64)
+
+
+def _check_columns(ids: pa.Table) -> None:
+    missing = [c for c in IDENTIFIERS_SCHEMA.names if c not in ids.column_names]
+    if missing:
+        raise ValidationError(
+            f"The identifiers table lacks columns {missing}",
+            received=ids.column_names,
+            allowed=", ".join(IDENTIFIERS_SCHEMA.names),
+            fix="Pass NormalisedIdentifiers.table (the output of normalise_identifiers)",
+        )
+    for name in ("message_id", "id_type", "id_value", "edge_kind"):
+        if ids.column(name).null_count:
+            raise ValidationError(f"The identifiers column {name!r} has nulls", received=name)
+
+
+def _row_ranks(id_type: pa.ChunkedArray, types: tuple[IdentifierType, ...]) -> np.ndarray:
+    encoded = pc.dictionary_encode(id_type.combine_chunks())
+    rank_of = {t.name: i for i, t in enumerate(types)}
+    lookup = []
+    for name in encoded.dictionary.to_pylist():
+        if name not in rank_of:
+            raise UnknownNameError("identifier type", name, rank_of)
+        lookup.append(rank_of[name])
+    return np.asarray(lookup, dtype=np.int64)[encoded.indices.to_numpy()]
+
+
+def _row_alias(edge_kind: pa.ChunkedArray) -> np.ndarray:
+    unknown = pc.unique(
+        pc.filter(edge_kind, pc.invert(pc.is_in(edge_kind, pa.array(EDGE_KINDS))))
+    ).to_pylist()
+    if unknown:
+        raise ValidationError(
+            "edge_kind must be 'message' or 'alias'", received=unknown, allowed="message, alias"
+        )
+    return pc.equal(edge_kind, "alias").to_numpy()
+
+
+def _micros(timestamp: pa.ChunkedArray) -> np.ndarray:
+    micros = pc.cast(pc.cast(timestamp, pa.timestamp("us", tz="UTC")), pa.int64())
+    return pc.fill_null(micros, NEVER).to_numpy()
+
+
+def _hubs(
+    row_message: np.ndarray,
+    row_node: np.ndarray,
+    row_rank: np.ndarray,
+    n_messages: int,
+    node_value: pa.Array,
+) -> np.ndarray:
+    """The hub node of every message (-1 for a message without rows): its row of lowest rank;
+    among rows of that rank (only alias messages can have two), the smallest value."""
+    best = np.full(n_messages, np.iinfo(np.int64).max, dtype=np.int64)
+    np.minimum.at(best, row_message, row_rank)
+    candidate = np.flatnonzero(row_rank == best[row_message])
+    c_message, c_node = row_message[candidate], row_node[candidate]
+    hub = np.full(n_messages, -1, dtype=np.int64)
+    hub[c_message] = c_node
+    tied = c_node != hub[c_message]
+    if tied.any():
+        pick = np.isin(c_message, np.unique(c_message[tied]))
+        _smallest_name(hub, c_message[pick], c_node[pick], node_value.take(pa.array(c_node[pick])))
+    return hub
+
+
+def _first_seen(
+    row_edge: np.ndarray,
+    row_time: np.ndarray,
+    row_message: np.ndarray,
+    n_edges: int,
+    message_ids: pa.Array,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per edge: the smallest timestamp and, among rows at that timestamp, the smallest
+    message id (compared as strings, only for the rare edges where two messages tie).
+
+    Returns (first_seen per edge, message index per edge)."""
+    first = np.full(n_edges, NEVER, dtype=np.int64)
+    np.minimum.at(first, row_edge, row_time)
+    candidate = np.flatnonzero(row_time == first[row_edge])
+    c_edge, c_message = row_edge[candidate], row_message[candidate]
+    message = np.full(n_edges, -1, dtype=np.int64)
+    message[c_edge] = c_message
+    tied = c_message != message[c_edge]
+    if tied.any():
+        pick = np.isin(c_edge, np.unique(c_edge[tied]))
+        names = message_ids.take(pa.array(c_message[pick]))
+        _smallest_name(message, c_edge[pick], c_message[pick], names)
+    return first, message
+
+
+def _smallest_name(out: np.ndarray, group: np.ndarray, item: np.ndarray, names: pa.Array) -> None:
+    """``out[g]`` = the item of smallest name in each group ``g``. A Python loop, so only for
+    the few groups that tie on everything cheaper."""
+    choice: dict[int, tuple[str, int]] = {}
+    for g, i, name in zip(group.tolist(), item.tolist(), names.to_pylist(), strict=True):
+        if g not in choice or name < choice[g][0]:
+            choice[g] = (name, i)
+    for g, (_, i) in choice.items():
+        out[g] = i
+
+
+def _order_ends(
+    lo: np.ndarray, hi: np.ndarray, node_rank: np.ndarray, node_value: pa.Array
+) -> tuple[np.ndarray, np.ndarray]:
+    """Put the better node (lower rank, then smaller value) of each edge on the left."""
+    rank_lo, rank_hi = node_rank[lo], node_rank[hi]
+    swap = rank_hi < rank_lo
+    same = np.flatnonzero(rank_lo == rank_hi)
+    if same.size:
+        left_values = node_value.take(pa.array(lo[same]))
+        right_values = node_value.take(pa.array(hi[same]))
+        swap[same] = pc.less(right_values, left_values).to_numpy(zero_copy_only=False)
+    return np.where(swap, hi, lo), np.where(swap, lo, hi)

@@ -1,0 +1,154 @@
+"""What a simulation is asked to plant: its size, seed, shares of tricky cases and true effects.
+
+:class:`SimConfig` is validated once, when :func:`journeylens.simulate.simulate` or
+:func:`journeylens.simulate.write_parquet` is called; the generators trust it afterwards.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from types import MappingProxyType
+from typing import Final
+
+from journeylens.errors import UnknownNameError, ValidationError
+from journeylens.simulate.channels import DEFAULT_EFFECTS
+
+__all__ = ["COHORT_SIZE", "EXPERIMENTS", "SimConfig", "make_config"]
+
+#: Customers are generated in cohorts of this size, each from its own seed, so the data does not
+#: depend on how :func:`write_parquet` chunks the work. Everything paired (shared devices,
+#: borrowed e-mail addresses, companies) stays inside one cohort.
+COHORT_SIZE: Final = 5_000
+
+#: A/B tests: (experiment_id, start as a fraction of the window, ((variant, true lift), …)).
+#: The lift is added to the conversion probability of every visit from exposure onwards.
+EXPERIMENTS: Final[tuple[tuple[str, float, tuple[tuple[str, float], ...]], ...]] = (
+    ("checkout_redesign", 0.0, (("control", 0.0), ("one_page_checkout", 0.03))),
+    ("free_shipping_banner", 1 / 3, (("control", 0.0), ("banner_a", 0.015), ("banner_b", -0.01))),
+)
+
+_MICROS_PER_DAY: Final = 86_400_000_000
+
+
+@dataclass(frozen=True)
+class SimConfig:
+    """A validated simulation request (see :func:`make_config` for the meaning of each field)."""
+
+    customers: int
+    days: int
+    seed: int
+    start: date
+    registered_share: float
+    shared_device_share: float
+    typo_email_share: float
+    junk_share: float
+    churn_share: float
+    channel_effects: Mapping[str, float] = field(default_factory=dict)
+
+    @property
+    def start_us(self) -> int:
+        """Window start as epoch microseconds (UTC midnight of ``start``)."""
+        moment = datetime(self.start.year, self.start.month, self.start.day, tzinfo=UTC)
+        return int(moment.timestamp()) * 1_000_000
+
+    @property
+    def end_us(self) -> int:
+        """Window end (exclusive) as epoch microseconds."""
+        return self.start_us + self.days * _MICROS_PER_DAY
+
+    @property
+    def cohorts(self) -> int:
+        """How many cohorts of at most ``COHORT_SIZE`` customers make up the population."""
+        return -(-self.customers // COHORT_SIZE)
+
+
+def _share(name: str, value: float, high: float = 1.0) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0.0 <= value <= high:
+        raise ValidationError(
+            f"simulate: {name} must be a share", received=value, allowed=f"a number in [0, {high}]"
+        )
+    return float(value)
+
+
+def _positive_int(name: str, value: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= high:
+        raise ValidationError(
+            f"simulate: {name} must be a whole number", received=value, allowed=f"1 to {high:_}"
+        )
+    return value
+
+
+def make_config(
+    customers: int,
+    days: int,
+    *,
+    seed: int = 0,
+    start: str | date = "2026-01-01",
+    registered_share: float = 0.7,
+    shared_device_share: float = 0.02,
+    typo_email_share: float = 0.01,
+    junk_share: float = 0.01,
+    churn_share: float = 0.2,
+    channel_effects: Mapping[str, float] | None = None,
+) -> SimConfig:
+    """Validate a simulation request.
+
+    Args:
+        customers: persons to simulate (1 to 50 million).
+        days: length of the window in days (1 to 3,650).
+        seed: non-negative integer; the same arguments always give the same data.
+        start: first day of the window, ``date`` or ISO ``"YYYY-MM-DD"`` (UTC midnight).
+        registered_share: share of persons who have or create an account (a user id).
+        shared_device_share: share of persons who also log in on another person's device
+            (family tablet; a few devices are kiosks used by several persons).
+        typo_email_share: share of registered persons who first register with another
+            person's e-mail address, then correct it.
+        junk_share: share of devices running a buggy client that sends junk identifiers
+            ("undefined", "null", "0", "anonymous"; "test@test.com" as e-mail).
+        churn_share: share of persons who stop being active on a planted day.
+        channel_effects: overrides of the true channel lifts (names from ``DEFAULT_EFFECTS``,
+            values in [-0.5, 0.9]); unnamed channels keep their default.
+
+    Returns:
+        SimConfig with the same fields, ``start`` as a ``date`` and ``channel_effects`` complete.
+    """
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ValidationError(
+            "simulate: seed must be a non-negative integer", received=seed, allowed=">= 0"
+        )
+    if isinstance(start, str):
+        try:
+            start = date.fromisoformat(start)
+        except ValueError:
+            raise ValidationError(
+                "simulate: start is not a date", received=start, allowed="YYYY-MM-DD"
+            ) from None
+    elif not isinstance(start, date):
+        raise ValidationError(
+            "simulate: start is not a date", received=start, allowed="date or YYYY-MM-DD"
+        )
+    effects = dict(DEFAULT_EFFECTS)
+    for name, lift in (channel_effects or {}).items():
+        if name not in DEFAULT_EFFECTS:
+            raise UnknownNameError("simulated channel", name, DEFAULT_EFFECTS)
+        if isinstance(lift, bool) or not isinstance(lift, int | float) or not -0.5 <= lift <= 0.9:
+            raise ValidationError(
+                f"simulate: channel_effects[{name!r}] is out of range",
+                received=lift,
+                allowed="a number in [-0.5, 0.9] (additive change in visit conversion)",
+            )
+        effects[name] = float(lift)
+    return SimConfig(
+        customers=_positive_int("customers", customers, 50_000_000),
+        days=_positive_int("days", days, 3_650),
+        seed=seed,
+        start=start,
+        registered_share=_share("registered_share", registered_share),
+        shared_device_share=_share("shared_device_share", shared_device_share, 0.3),
+        typo_email_share=_share("typo_email_share", typo_email_share, 0.3),
+        junk_share=_share("junk_share", junk_share, 0.3),
+        churn_share=_share("churn_share", churn_share),
+        channel_effects=MappingProxyType(effects),
+    )
