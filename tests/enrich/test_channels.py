@@ -42,7 +42,7 @@ DERIVATIONS: list[tuple[dict[str, Any], str, str, str | None, str | None, str]] 
         "context.campaign wins and keeps its case",
     ),
     (
-        page(SITE + "?utm_source=newsletter&UTM_MEDIUM=email&utm_campaign=spring_sale"),
+        page(SITE + "?utm_source=newsletter&utm_medium=email&utm_campaign=spring_sale"),
         "newsletter",
         "email",
         "spring_sale",
@@ -171,7 +171,23 @@ DERIVATIONS: list[tuple[dict[str, Any], str, str, str | None, str | None, str]] 
         "(none)",
         None,
         None,
-        "a track call without context is no touch",
+        "a track call without page fields is no touch",
+    ),
+    (
+        {"context": None, "properties": None},
+        "(direct)",
+        "(none)",
+        None,
+        None,
+        "null JSON columns are no touch",
+    ),
+    (
+        page(campaign={"source": None, "medium": "null", "name": ""}),
+        "(direct)",
+        "(none)",
+        None,
+        None,
+        "JSON null, the text null and empty text count as absent",
     ),
 ]
 

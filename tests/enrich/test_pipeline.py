@@ -16,6 +16,7 @@ from journeylens.enrich import enrich
 from journeylens.errors import ValidationError
 from journeylens.schema import CHANNELS, STAGES
 from journeylens.settings import EnrichSettings
+from journeylens.simulate import simulate
 
 EventsBuilder = Callable[[list[dict[str, Any]]], ibis.Table]
 
@@ -156,6 +157,29 @@ def test_missing_columns_are_all_named_in_one_error(make_events: EventsBuilder) 
 def test_the_docstring_examples_run(module: str) -> None:
     mod = importlib.import_module(f"journeylens.enrich.{module}")
     assert doctest.testmod(mod, optionflags=doctest.ELLIPSIS).failed == 0
+
+
+def test_the_planted_channel_of_every_simulated_visit_is_recovered(
+    duck: ibis.BaseBackend,
+) -> None:
+    sim = simulate(300, 30, seed=7)
+    events = ibis.memtable(sim.events)
+    # The true author of every message stands in for identity resolution.
+    authors = ibis.memtable(sim.truth.messages.select(["message_id", "person_key"]))
+    events = events.join(authors, "message_id").mutate(person_id=ibis._.person_key.cast("string"))
+    visits = ibis.memtable(sim.truth.visits.select(["message_id", "channel"])).rename(
+        planted="channel"
+    )
+    out = duck.execute(
+        enrich(events.drop("person_key"))
+        .join(visits, "message_id")
+        .select("planted", "touch_channel", "channel")
+    )
+    assert len(out) == sim.truth.visits.num_rows
+    # A Direct visit carries no touch; every other visit is a touch of its planted channel.
+    assert (out.touch_channel.fillna("Direct") == out.planted).all()
+    touched = out[out.planted != "Direct"]
+    assert (touched.channel == touched.planted).all()
 
 
 def _comparable(frame: pd.DataFrame) -> pd.DataFrame:

@@ -73,6 +73,10 @@ def test_a_social_source_matches_hosts_stems_names_and_aliases(source: str, soci
     assert bool(re.search(source_pattern(SOCIAL_SITES), source)) is social
 
 
+def test_every_click_id_ends_in_id_as_the_cheap_prefilter_assumes() -> None:
+    assert all(name.endswith("id") for name in sources.CLICK_IDS)
+
+
 @pytest.mark.parametrize(
     ("url", "click_id"),
     [

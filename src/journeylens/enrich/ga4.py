@@ -123,6 +123,13 @@ def add_default_channel_group(
     Returns:
         ``table`` plus ``out_col`` (string, never null): the first of ``GA4_RULES`` that
         matches, else ``"Unassigned"``.
+
+    >>> import ibis
+    >>> t = ibis.memtable({"s": ["google", "Newsletter", "criteo"], "m": ["cpc", "Email", "cpm"],
+    ...                    "c": ["shopping_q4", None, None]})
+    >>> add_default_channel_group(t, source_col="s", medium_col="m", campaign_col="c").to_pyarrow(
+    ...     ).column("default_channel_group").to_pylist()
+    ['Paid Shopping', 'Email', 'Display']
     """
     lowered = {
         "source": table[source_col].lower().fill_null(""),

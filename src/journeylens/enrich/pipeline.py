@@ -39,6 +39,18 @@ def enrich(events: ibis.Table, settings: EnrichSettings | None = None) -> ibis.T
         ``utm_campaign``, ``default_channel_group``, ``touch_channel``), of ``split_sessions``
         (``session_id``, ``session_index``), of ``assign_stages`` (``stage``), and ``channel``
         (string, never null, one of ``schema.CHANNELS``).
+
+    >>> import ibis, pandas as pd
+    >>> ev = ibis.memtable({
+    ...     "message_id": ["a", "b"], "type": ["page", "track"],
+    ...     "event": ["Home", "Order Completed"], "person_id": ["p1", "p1"],
+    ...     "timestamp": pd.to_datetime(["2024-01-01 10:00", "2024-01-01 10:05"], utc=True),
+    ...     "context": ['{"page": {"url": "https://shop.example.com/?gclid=Cj0"}}', "{}"],
+    ...     "properties": ["{}", "{}"]})
+    >>> out = enrich(ev).order_by("message_id").select("touch_channel", "channel", "stage")
+    >>> out.to_pyarrow().to_pylist()  # doctest: +NORMALIZE_WHITESPACE
+    [{'touch_channel': 'Paid Search', 'channel': 'Paid Search', 'stage': 'awareness'},
+     {'touch_channel': None, 'channel': 'Paid Search', 'stage': 'purchase'}]
     """
     settings = settings or EnrichSettings()
     require_columns(events, _REQUIRED, step="enrich")

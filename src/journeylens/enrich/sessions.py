@@ -19,6 +19,7 @@ from journeylens.errors import ValidationError
 __all__ = ["split_sessions"]
 
 _P = "_jl_se_"
+_EPOCH = ibis.timestamp("1970-01-01 00:00:00", timezone="UTC")
 
 
 def split_sessions(events: ibis.Table, timeout: Duration) -> ibis.Table:
@@ -79,6 +80,7 @@ def split_sessions(events: ibis.Table, timeout: Duration) -> ibis.Table:
         session_index=ibis.ifelse(starts, 1, 0).sum().over(running).cast("int64"),
         **{_P + "start": ibis.ifelse(starts, t.timestamp, None).max().over(running)},
     )
-    # Truncating first keeps fractional seconds from rounding differently per engine.
-    epoch = t[_P + "start"].truncate("s").epoch_seconds().cast("int64").cast("string")
+    # Whole seconds since the epoch, counted as a difference of instants: unlike casting to a
+    # local timestamp, that does not depend on the engine's session time zone.
+    epoch = t[_P + "start"].delta(_EPOCH, unit="second").cast("int64").cast("string")
     return t.mutate(session_id=t.person_id + ":" + epoch).drop(_P + "starts", _P + "start")

@@ -3,8 +3,9 @@
 The first of these that an event carries decides its traffic source:
 
 1. UTM tags: ``context.campaign`` (analytics.js parses ``utm_*`` into it, ``utm_campaign`` as
-   ``name``), else ``utm_source`` / ``utm_medium`` / ``utm_campaign`` in the page URL, as written
-   (percent-encoding is not decoded). A tag without a source or a medium gets ``(not set)``.
+   ``name``), else ``utm_source`` / ``utm_medium`` / ``utm_campaign`` in the page URL (names in
+   lower case, as analytics.js reads them; values as written, percent-encoding not decoded).
+   A tag without a source or a medium gets ``(not set)`` for the missing one.
 2. An ad click id in the page URL or query string (``sources.CLICK_IDS``: ``gclid`` →
    ``google / cpc``, ``msclkid`` → ``bing / cpc``, ``fbclid`` → ``facebook / social`` …).
 3. An external referrer: webmail → ``<site> / email``; shopping or video site →
@@ -90,8 +91,8 @@ def add_traffic(events: ibis.Table, *, own_domains: Sequence[str] = ()) -> ibis.
     url = ibis.coalesce(json_text(page["url"]), json_text(props["url"]))
     search = ibis.coalesce(json_text(page["search"]), json_text(props["search"]))
     referrer = ibis.coalesce(json_text(page["referrer"]), json_text(props["referrer"]))
-    # Each step reads only columns the previous one made, so every JSON read and regex runs
-    # once per row.
+    # Each step builds on the columns of the one before instead of repeating their expressions,
+    # so the SQL spells every JSON read and regex once, however many rules use it.
     t = events.mutate(
         **{
             _P + "location": url.fill_null("") + "&" + search.fill_null(""),

@@ -85,9 +85,10 @@ class Catalog:
             return 0
         events = self.con.table("events")
         before = int(events.count().execute())
-        staged = ibis.memtable(rows).cast(EVENTS_SCHEMA)
+        # JSON columns travel as text: every backend reads JSON text into its own JSON type.
+        staged = ibis.memtable(rows)
         new = staged.anti_join(events.select("message_id"), "message_id")
-        self.con.insert("events", new.to_pyarrow())
+        self.con.insert("events", new.select(*EVENTS_SCHEMA.names))
         return int(self.con.table("events").count().execute()) - before
 
     def replace(self, name: str, obj: Any, schema: ibis.Schema) -> None:
@@ -122,10 +123,14 @@ class Catalog:
         return int(self.get(key) or 0)
 
     def set(self, key: str, value: str) -> None:
-        meta = self.con.table(META)
-        kept = meta.filter(meta.key != key)
-        new = ibis.memtable({"key": [key], "value": [value]}).cast(_META_SCHEMA)
-        self.con.create_table(META, kept.union(new).to_pyarrow(), overwrite=True)
+        # The table is a handful of rows: rewrite it whole (portable to every backend).
+        rows = self.con.table(META).to_pyarrow().to_pylist()
+        values = {r["key"]: r["value"] for r in rows} | {key: value}
+        table = pa.table(
+            {"key": list(values), "value": list(values.values())},
+            schema=pa.schema([pa.field("key", pa.string(), False), ("value", pa.string())]),
+        )
+        self.con.create_table(META, table, overwrite=True)
 
 
 def connect_duckdb(path: str | Path | None) -> BaseBackend:
