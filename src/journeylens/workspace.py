@@ -305,6 +305,10 @@ class Workspace:
         id_map = self._catalog.table("id_map")
         with_person = attach_person(events, id_map, self._settings.identity)
         enriched = enrich(with_person, self._settings.enrich)
+        # Stored as text for fast appends; served as JSON so ``ev.properties["sku"]`` works.
+        enriched = enriched.mutate(
+            **{c: enriched[c].cast("json") for c in ("properties", "context", "traits")}
+        )
         self._con.create_table(_ENRICHED, enriched, overwrite=True)
         self._catalog.set("enriched_version", self._derived_key())
         return int(self._catalog.table(_ENRICHED).count().execute())

@@ -30,22 +30,6 @@ __all__ = ["Staged", "Stager"]
 
 _ROW = "__jl_row"
 
-# Segment field → (camelCase path, snake_case path) in a JSON message.
-_JSON_TEXT_FIELDS = {
-    "message_id": ("messageId", "message_id"),
-    "type": ("type",),
-    "anonymous_id": ("anonymousId", "anonymous_id"),
-    "user_id": ("userId", "user_id"),
-    "previous_id": ("previousId", "previous_id"),
-    "group_id": ("groupId", "group_id"),
-    "ts_raw": ("timestamp",),
-    "original_raw": ("originalTimestamp", "original_timestamp"),
-    "sent_raw": ("sentAt", "sent_at"),
-    "received_raw": ("receivedAt", "received_at"),
-    "source": ("source",),
-}
-_ID_FIELDS = ("message_id", "type", "anonymous_id", "user_id", "previous_id", "group_id", "event")
-
 
 @dataclass(frozen=True)
 class Staged:
@@ -99,6 +83,7 @@ class Stager:
                 front = _table_front(self._plan, data.schema)
             sql = self._checked_sql(front)
             self._con.sql(f"CREATE OR REPLACE TEMP TABLE checked AS {sql}")
+            bad = self._con.sql("SELECT count(*) FROM checked WHERE code IS NOT NULL").fetchall()
             accepted = self._con.sql(_ACCEPTED_SQL).to_arrow_table()
             repeated = self._con.sql(_REPEATS_SQL).to_arrow_table().column(0)
             if len(repeated):
@@ -106,7 +91,11 @@ class Stager:
                 accepted = accepted.filter(keep)
             accepted = accepted.drop_columns([_ROW])
             repeats = len(repeated)
-            rejected = self._con.sql(_REJECTED_SQL[chunk.kind]).to_arrow_table()
+            rejected = (
+                self._con.sql(_REJECTED_SQL[chunk.kind]).to_arrow_table()
+                if bad[0][0]
+                else _NO_REJECTIONS
+            )
         finally:
             self._con.unregister("chunk")
         return Staged(
@@ -119,14 +108,10 @@ class Stager:
         received = self._received_at.isoformat()
         max_future_s = int(s.max_future_delta.total_seconds())
         return f"""
-WITH f AS ({front}),
-t AS (
+WITH t AS (
   SELECT *,
     lower(trim(type_raw)) AS type,
-    try_cast(ts_raw AS TIMESTAMPTZ) AS ts0,
-    try_cast(original_raw AS TIMESTAMPTZ) AS orig0,
-    try_cast(sent_raw AS TIMESTAMPTZ) AS sent0,
-    coalesce(try_cast(received_raw AS TIMESTAMPTZ), TIMESTAMPTZ '{received}') AS received,
+    coalesce(received0, TIMESTAMPTZ '{received}') AS received,
     nullif(trim(user_id_raw), '') AS user_id,
     nullif(trim(anonymous_id_raw), '') AS anonymous_id,
     nullif(trim(previous_id_raw), '') AS previous_id,
@@ -134,7 +119,7 @@ t AS (
     nullif(trim(event_raw), '') AS event,
     nullif(trim(message_id_raw), '') AS given_id,
     try_cast(revenue_raw AS DOUBLE) AS revenue
-  FROM f
+  FROM ({front})
 ),
 c AS (
   SELECT *,
@@ -159,14 +144,14 @@ v AS (
       WHEN ts_raw IS NOT NULL AND ts0 IS NULL THEN 'BAD_TIMESTAMP'
       WHEN original_raw IS NOT NULL AND orig0 IS NULL THEN 'BAD_TIMESTAMP'
       WHEN sent_raw IS NOT NULL AND sent0 IS NULL THEN 'BAD_TIMESTAMP'
-      WHEN received_raw IS NOT NULL AND try_cast(received_raw AS TIMESTAMPTZ) IS NULL
-        THEN 'BAD_TIMESTAMP'
+      WHEN received_raw IS NOT NULL AND received0 IS NULL THEN 'BAD_TIMESTAMP'
       WHEN timestamp > received + INTERVAL {max_future_s} SECOND THEN 'FUTURE_TIMESTAMP'
       WHEN length(given_id) > {s.max_message_id_chars} THEN 'MESSAGE_ID_TOO_LONG'
     END AS code
   FROM c
 )
-SELECT *,
+SELECT {_ROW}, code, type, event, anonymous_id, user_id, previous_id, group_id, timestamp,
+  received, properties, context, traits, revenue, currency_raw,
   CASE code
     WHEN 'UNKNOWN_TYPE' THEN 'type'
     WHEN 'WRONG_TYPE' THEN coalesce(wrong_field, 'properties.revenue')
@@ -195,13 +180,27 @@ SELECT *,
     WHEN 'OVERSIZE' THEN n_bytes::VARCHAR || ' bytes'
   END AS value,
   CASE WHEN code IS NOT NULL THEN raw_text END AS raw,
-  coalesce(given_id, 'jl-' || md5(concat_ws(chr(31), type, event, user_id, anonymous_id,
-    previous_id, group_id, ts_raw::VARCHAR, original_raw::VARCHAR, properties, traits, context)))
-    AS message_id,
+  -- A row without an id gets one from its content (raw timestamps, so that re-reading the same
+  -- row gives the same id even when the skew correction used the ingest clock).
+  CASE WHEN given_id IS NOT NULL THEN given_id
+       ELSE 'jl-' || md5(concat_ws(chr(31), type, event, user_id, anonymous_id, previous_id,
+         group_id, coalesce(ts_raw, CAST(ts0 AS VARCHAR)),
+         coalesce(original_raw, CAST(orig0 AS VARCHAR)), properties, traits, context))
+  END AS message_id,
   coalesce(source_raw, '{_sql_str(self._source_name)}') AS source
 FROM v
 """
 
+
+_NO_REJECTIONS = pa.table(
+    {
+        "row": pa.array([], pa.int64()),
+        "field": pa.array([], pa.string()),
+        "code": pa.array([], pa.string()),
+        "value": pa.array([], pa.string()),
+        "raw": pa.array([], pa.string()),
+    }
+)
 
 _ACCEPTED_SQL = f"""
 SELECT {_ROW}, message_id, type, event, anonymous_id, user_id, previous_id, group_id,
@@ -220,8 +219,8 @@ WHERE code IS NOT NULL ORDER BY {_ROW}
     "table": f"""
 SELECT k.{_ROW} AS row, k.field, k.code, k.value,
        json_merge_patch(to_json(chunk), '{{"{_ROW}": null}}')::VARCHAR AS raw
-FROM checked AS k JOIN chunk USING ({_ROW})
-WHERE k.code IS NOT NULL ORDER BY k.{_ROW}
+FROM (SELECT * FROM checked WHERE code IS NOT NULL) AS k JOIN chunk USING ({_ROW})
+ORDER BY k.{_ROW}
 """,
 }
 
@@ -238,70 +237,127 @@ SELECT {_ROW} FROM (
 
 
 # --------------------------------------------------------------------------- front-ends
+#
+# A front-end is a query over the registered ``chunk`` giving the staging columns: the row
+# position, ``raw_text`` (JSON chunks), ``bad_json``, ``n_bytes``; the text fields
+# ``<field>_raw``; ``properties``/``context``/``traits`` as JSON object text or null; for each
+# timestamp its text (``ts_raw`` …, null when the column is typed) and its parsed value
+# (``ts0``, ``orig0``, ``sent0``, ``received0``); ``wrong_field``/``wrong_value`` for the first
+# field holding the wrong JSON type.
+
+# Segment field → its spellings in a JSON message (camelCase first, then snake_case).
+_JSON_FIELDS: dict[str, tuple[str, ...]] = {
+    "message_id": ("messageId", "message_id"),
+    "type": ("type",),
+    "anonymous_id": ("anonymousId", "anonymous_id"),
+    "user_id": ("userId", "user_id"),
+    "previous_id": ("previousId", "previous_id"),
+    "group_id": ("groupId", "group_id"),
+    "event": ("event",),
+    "name": ("name",),
+    "properties_name": ("properties.name",),
+    "source": ("source",),
+    "ts": ("timestamp",),
+    "original": ("originalTimestamp", "original_timestamp"),
+    "sent": ("sentAt", "sent_at"),
+    "received": ("receivedAt", "received_at"),
+    "properties": ("properties",),
+    "context": ("context",),
+    "traits": ("traits",),
+    "revenue": ("properties.revenue",),
+    "currency": ("properties.currency",),
+}
+_ID_FIELDS = ("message_id", "type", "anonymous_id", "user_id", "previous_id", "group_id", "event")
+_TIME_FIELDS = ("ts", "original", "sent", "received")
+_TIME_LABELS = {
+    "ts": "timestamp",
+    "original": "originalTimestamp",
+    "sent": "sentAt",
+    "received": "receivedAt",
+}
+_PARSED = {"ts": "ts0", "original": "orig0", "sent": "sent0", "received": "received0"}
+_RAW = {"ts": "ts_raw", "original": "original_raw", "sent": "sent_raw", "received": "received_raw"}
 
 
 def _json_front() -> str:
-    """Flat staging columns from one JSON text per row."""
-    text = []
-    for name, keys in _JSON_TEXT_FIELDS.items():
-        alias = "type_raw" if name == "type" else name if name.endswith("_raw") else f"{name}_raw"
-        if name == "source":
-            alias = "source_raw"
-        text.append(f"{_coalesce_text(keys)} AS {alias}")
-    wrong = _wrong_type_checks()
+    """Staging columns from one JSON text per row.
+
+    The message is parsed once for validity and once more to pull every field at once
+    (``json_extract`` with a list of paths); the type checks then run on the small values.
+    """
+    paths: list[str] = []
+    position: dict[str, list[int]] = {}
+    for name, spellings in _JSON_FIELDS.items():
+        position[name] = []
+        for spelling in spellings:
+            paths.append(f"$.{spelling}")
+            position[name].append(len(paths))  # DuckDB lists are 1-based
+
+    def value(name: str) -> str:
+        parts = [f"v[{i}]" for i in position[name]]
+        return parts[0] if len(parts) == 1 else f"coalesce({', '.join(parts)})"
+
+    def text(name: str) -> str:
+        return f"json_extract_string({value(name)}, '$')"
+
+    wrong: list[tuple[str, str]] = []
+    for name in _ID_FIELDS:
+        label = _JSON_FIELDS[name][0]
+        wrong.append((f"json_type({value(name)}) IN ('OBJECT', 'ARRAY')", label))
+    for name in _TIME_FIELDS:
+        wrong.append((f"json_type({value(name)}) NOT IN ('VARCHAR', 'NULL')", _TIME_LABELS[name]))
+    for root in JSON_ROOTS:
+        wrong.append((f"json_type({value(root)}) NOT IN ('OBJECT', 'NULL')", root))
+    field_case = " ".join(f"WHEN {cond} THEN '{label}'" for cond, label in wrong)
+    value_case = " ".join(
+        f"WHEN {cond} THEN {value(_field_of(label))}::VARCHAR" for cond, label in wrong
+    )
+    times = ", ".join(
+        f"{text(n)} AS {_RAW[n]}, try_cast({text(n)} AS TIMESTAMPTZ) AS {_PARSED[n]}"
+        for n in _TIME_FIELDS
+    )
+    quoted = ", ".join(f"'{p}'" for p in paths)
     return f"""
 SELECT {_ROW}, raw AS raw_text, j IS NULL AS bad_json, strlen(raw) AS n_bytes,
-  {", ".join(text)},
-  CASE WHEN lower(json_extract_string(j, '$.type')) IN ('page', 'screen')
-       THEN coalesce(json_extract_string(j, '$.name'), json_extract_string(j, '$.properties.name'),
-                     json_extract_string(j, '$.event'))
-       ELSE json_extract_string(j, '$.event') END AS event_raw,
-  json_extract(j, '$.properties')::VARCHAR AS properties,
-  json_extract(j, '$.context')::VARCHAR AS context,
-  json_extract(j, '$.traits')::VARCHAR AS traits,
-  json_extract_string(j, '$.properties.revenue') AS revenue_raw,
-  json_extract_string(j, '$.properties.currency') AS currency_raw,
-  {wrong}
+  {text("message_id")} AS message_id_raw, {text("type")} AS type_raw,
+  {text("anonymous_id")} AS anonymous_id_raw, {text("user_id")} AS user_id_raw,
+  {text("previous_id")} AS previous_id_raw, {text("group_id")} AS group_id_raw,
+  CASE WHEN lower({text("type")}) IN ('page', 'screen')
+       THEN coalesce({text("name")}, {text("properties_name")}, {text("event")})
+       ELSE {text("event")} END AS event_raw,
+  {text("source")} AS source_raw,
+  CASE WHEN json_type({value("properties")}) = 'OBJECT' THEN {value("properties")}::VARCHAR
+    END AS properties,
+  CASE WHEN json_type({value("context")}) = 'OBJECT' THEN {value("context")}::VARCHAR
+    END AS context,
+  CASE WHEN json_type({value("traits")}) = 'OBJECT' THEN {value("traits")}::VARCHAR END AS traits,
+  {text("revenue")} AS revenue_raw, {text("currency")} AS currency_raw,
+  {times},
+  CASE {field_case} END AS wrong_field,
+  CASE {value_case} END AS wrong_value
 FROM (
-  SELECT {_ROW}, raw,
-    CASE WHEN json_type(try_cast(raw AS JSON)) = 'OBJECT' THEN try_cast(raw AS JSON) END AS j
-  FROM chunk WHERE raw IS NOT NULL AND trim(raw) <> ''
+  SELECT {_ROW}, raw, j, CASE WHEN j IS NOT NULL THEN json_extract(j, [{quoted}]) END AS v
+  FROM (
+    SELECT {_ROW}, raw,
+      CASE WHEN left(ltrim(raw), 1) = '{{' THEN try_cast(raw AS JSON) END AS j
+    FROM chunk WHERE raw IS NOT NULL AND trim(raw) <> ''
+  )
 )
 """
 
 
-def _coalesce_text(keys: tuple[str, ...]) -> str:
-    parts = [f"json_extract_string(j, '$.{k}')" for k in keys]
-    return parts[0] if len(parts) == 1 else f"coalesce({', '.join(parts)})"
-
-
-def _wrong_type_checks() -> str:
-    """The first field whose JSON type is wrong, and its value."""
-    checks: list[tuple[str, str]] = []
-    for name, keys in [*_JSON_TEXT_FIELDS.items(), ("event", ("event",))]:
-        if name in ("source",):
-            continue
-        label = keys[0]
-        types = " , ".join(f"json_type(j, '$.{k}')" for k in keys)
-        cond = (
-            f"coalesce({types}) IN ('OBJECT', 'ARRAY')"
-            if len(keys) > 1
-            else (f"json_type(j, '$.{keys[0]}') IN ('OBJECT', 'ARRAY')")
-        )
-        if name.endswith("_raw"):
-            cond = cond.replace("IN ('OBJECT', 'ARRAY')", "NOT IN ('VARCHAR', 'NULL')")
-        checks.append((cond, label))
-    for root in JSON_ROOTS:
-        checks.append((f"json_type(j, '$.{root}') NOT IN ('OBJECT', 'NULL')", root))
-    field_case = " ".join(f"WHEN {cond} THEN '{label}'" for cond, label in checks)
-    value_case = " ".join(
-        f"WHEN {cond} THEN json_extract(j, '$.{label}')::VARCHAR" for cond, label in checks
-    )
-    return f"CASE {field_case} END AS wrong_field, CASE {value_case} END AS wrong_value"
+def _field_of(label: str) -> str:
+    """The ``_JSON_FIELDS`` name whose first spelling is ``label``."""
+    return next(name for name, spellings in _JSON_FIELDS.items() if spellings[0] == label)
 
 
 def _table_front(plan: ColumnPlan, schema: pa.Schema) -> str:
-    """Flat staging columns from a table's own columns, as its plan says."""
+    """Staging columns from a table's own columns, as its plan says.
+
+    JSON text columns are parsed once (in the inner query) and checked for being objects by
+    their first character; typed timestamp columns are used as they are, without a round trip
+    through text.
+    """
 
     def col(name: str) -> str:
         return f'"{name}"'
@@ -310,45 +366,68 @@ def _table_front(plan: ColumnPlan, schema: pa.Schema) -> str:
         column = plan.fields.get(field)
         return f"CAST({col(column)} AS VARCHAR)" if column else "NULL::VARCHAR"
 
-    def json_root(root: str) -> tuple[str, str]:
-        """The root's JSON text, and a check that a given JSON column holds an object."""
+    inner: list[str] = [_ROW]
+    roots: dict[str, str] = {}
+    wrong: list[tuple[str, str, str]] = []  # condition, label, value
+    for root in JSON_ROOTS:
         column = plan.fields.get(root)
         base = "NULL::JSON"
-        check = "FALSE"
         if column:
             kind = schema.field(column).type
             if pa.types.is_struct(kind) or pa.types.is_map(kind):
                 base = f"to_json({col(column)})"
             else:
-                raw = f"CAST({col(column)} AS VARCHAR)"
-                check = (
-                    f"({raw} IS NOT NULL AND "
-                    f"coalesce(json_type(try_cast({raw} AS JSON)), '') NOT IN ('OBJECT', 'NULL'))"
+                inner.append(f"{text(root)} AS {root}_in")
+                inner.append(f"try_cast({text(root)} AS JSON) AS {root}_j")
+                is_object = f"left(ltrim({root}_j::VARCHAR), 1) = '{{'"
+                wrong.append(
+                    (
+                        f"{root}_in IS NOT NULL AND coalesce({root}_j::VARCHAR, '') <> 'null' "
+                        f"AND NOT coalesce({is_object}, FALSE)",
+                        root,
+                        f"{root}_in",
+                    )
                 )
-                base = f"try_cast({raw} AS JSON)"
+                base = f"CASE WHEN {is_object} THEN {root}_j END"
         extra = plan.json_paths(root)
         if extra:
             base = f"json_merge_patch(coalesce({base}, '{{}}'::JSON), {_nested_object(extra)})"
-        return f"{base}::VARCHAR", check
+        roots[root] = f"({base})::VARCHAR"
 
-    roots = {root: json_root(root) for root in JSON_ROOTS}
-    wrong_field = " ".join(f"WHEN {check} THEN '{root}'" for root, (_, check) in roots.items())
-    wrong_value = " ".join(
-        f"WHEN {check} THEN CAST({col(plan.fields[root])} AS VARCHAR)"
-        for root, (_, check) in roots.items()
-        if root in plan.fields
-    )
-    ts = plan.fields.get("timestamp")
+    times: list[str] = []
+    for name, field in (
+        ("ts", "timestamp"),
+        ("original", "original_timestamp"),
+        ("sent", "sent_at"),
+        ("received", "received_at"),
+    ):
+        column = plan.fields.get(field)
+        if column is None:
+            times.append(f"NULL::VARCHAR AS {_RAW[name]}, NULL::TIMESTAMPTZ AS {_PARSED[name]}")
+            continue
+        kind = schema.field(column).type
+        if pa.types.is_timestamp(kind) or pa.types.is_date(kind):
+            times.append(
+                f"NULL::VARCHAR AS {_RAW[name]}, CAST({col(column)} AS TIMESTAMPTZ) "
+                f"AS {_PARSED[name]}"
+            )
+        else:
+            times.append(
+                f"{text(field)} AS {_RAW[name]}, try_cast({text(field)} AS TIMESTAMPTZ) "
+                f"AS {_PARSED[name]}"
+            )
     revenue = (
         text("revenue")
         if "revenue" in plan.fields
-        else f"json_extract_string({roots['properties'][0]}, '$.revenue')"
+        else f"json_extract_string({roots['properties']}, '$.revenue')"
     )
     currency = (
         text("currency")
         if "currency" in plan.fields
-        else f"json_extract_string({roots['properties'][0]}, '$.currency')"
+        else f"json_extract_string({roots['properties']}, '$.currency')"
     )
+    field_case = " ".join(f"WHEN {cond} THEN '{label}'" for cond, label, _ in wrong)
+    value_case = " ".join(f"WHEN {cond} THEN {val}" for cond, _, val in wrong)
     return f"""
 SELECT {_ROW}, NULL::VARCHAR AS raw_text, FALSE AS bad_json, 0 AS n_bytes,
   {text("message_id")} AS message_id_raw,
@@ -357,20 +436,17 @@ SELECT {_ROW}, NULL::VARCHAR AS raw_text, FALSE AS bad_json, 0 AS n_bytes,
   {text("user_id")} AS user_id_raw,
   {text("previous_id")} AS previous_id_raw,
   {text("group_id")} AS group_id_raw,
-  {f"CAST({col(ts)} AS VARCHAR)" if ts else "NULL::VARCHAR"} AS ts_raw,
-  {text("original_timestamp")} AS original_raw,
-  {text("sent_at")} AS sent_raw,
-  {text("received_at")} AS received_raw,
-  {text("source")} AS source_raw,
   {text("event")} AS event_raw,
-  {roots["properties"][0]} AS properties,
-  {roots["context"][0]} AS context,
-  {roots["traits"][0]} AS traits,
+  {text("source")} AS source_raw,
+  {roots["properties"]} AS properties,
+  {roots["context"]} AS context,
+  {roots["traits"]} AS traits,
   {revenue} AS revenue_raw,
   {currency} AS currency_raw,
-  CASE {wrong_field or "WHEN FALSE THEN NULL"} END AS wrong_field,
-  CASE {wrong_value or "WHEN FALSE THEN NULL"} END AS wrong_value
-FROM chunk
+  {", ".join(times)},
+  CASE {field_case or "WHEN FALSE THEN NULL"} END AS wrong_field,
+  CASE {value_case or "WHEN FALSE THEN NULL"} END AS wrong_value
+FROM (SELECT *, {", ".join(inner)} FROM chunk)
 """
 
 

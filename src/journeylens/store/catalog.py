@@ -40,8 +40,15 @@ EDGE_OVERRIDES_SCHEMA: Final = ibis.schema(
     {"edge_id": dt.String(nullable=False), "reason": dt.string, "created_at": dt.Timestamp("UTC")}
 )
 
+#: ``events`` keeps its JSON columns as text: it is append-only and read through
+#: ``events_enriched`` (which has them as JSON), so validating JSON a second time on every insert
+#: would only cost ingest speed; staging has already checked each is a JSON object.
+STORED_EVENTS_SCHEMA: Final = ibis.schema(
+    {name: (dt.string if dtype.is_json() else dtype) for name, dtype in EVENTS_SCHEMA.items()}
+)
+
 TABLES: Final[dict[str, ibis.Schema]] = {
-    "events": EVENTS_SCHEMA,
+    "events": STORED_EVENTS_SCHEMA,
     "quarantine": QUARANTINE_SCHEMA,
     "id_map": ID_MAP_SCHEMA,
     "merge_log": MERGE_LOG_SCHEMA,
@@ -65,6 +72,7 @@ class Catalog:
 
     def __init__(self, con: BaseBackend) -> None:
         self.con = con
+        self._uploads = 0
 
     # ------------------------------------------------------------------ tables
 
@@ -75,9 +83,22 @@ class Catalog:
     def table(self, name: str) -> ibis.Table:
         return self.con.table(name)
 
+    def upload(self, rows: pa.Table) -> ibis.Table:
+        """Arrow rows as a table of this backend.
+
+        On PySpark, Ibis's memtables go through pandas, whose string columns turn missing values
+        into the text "NaN" under pandas 3; Spark 4 reads Arrow directly and keeps nulls.
+        """
+        if self.con.name != "pyspark":
+            return ibis.memtable(rows)
+        self._uploads += 1
+        view = f"jl_upload_{self._uploads}"
+        self.con._session.createDataFrame(rows).createOrReplaceTempView(view)
+        return self.con.table(view)
+
     def append(self, name: str, rows: pa.Table, schema: ibis.Schema) -> None:
         """Append rows (Arrow) to a stored table, cast to its schema."""
-        self.con.insert(name, ibis.memtable(rows).cast(schema).to_pyarrow())
+        self.con.insert(name, self.upload(rows.cast(schema.to_pyarrow())))
 
     def append_events(self, rows: pa.Table) -> int:
         """Insert events whose ``message_id`` is not stored yet. Returns how many were new."""
@@ -86,14 +107,14 @@ class Catalog:
         events = self.con.table("events")
         before = int(events.count().execute())
         # JSON columns travel as text: every backend reads JSON text into its own JSON type.
-        staged = ibis.memtable(rows)
+        staged = self.upload(rows)
         new = staged.anti_join(events.select("message_id"), "message_id")
         self.con.insert("events", new.select(*EVENTS_SCHEMA.names))
         return int(self.con.table("events").count().execute()) - before
 
     def replace(self, name: str, obj: Any, schema: ibis.Schema) -> None:
         """Replace a derived table's contents (an Arrow table, DataFrame or Ibis expression)."""
-        expr = obj if isinstance(obj, ibis.Table) else ibis.memtable(obj)
+        expr = obj if isinstance(obj, ibis.Table) else self.upload(obj)
         expr = expr.select(*schema.names).cast(schema)
         self.con.create_table(name, expr, overwrite=True)
 
