@@ -1,12 +1,14 @@
 """Benchmark identity resolution against bare connected components on the same edges.
 
-    python bench/bench_identity.py            # ~10M identifiers (a few minutes, ~10 GB RAM)
+    python bench/bench_identity.py            # ~10M identifiers (~10 minutes, ~6 GB RAM)
     python bench/bench_identity.py --small    # ~200k identifiers, seconds
 
 A synthetic identity graph in ``IDENTIFIERS_SCHEMA`` layout (the input of ``resolve``): persons
 with 1–5 anonymous ids, ~60% identified (one user id), some emails and phones, and planted
-conflicts (shared devices, typo'd emails shared by two users, alias calls). Each measurement
-runs in a fresh child process (so its peak RSS is its own), best of 3:
+conflicts (shared devices, typo'd emails shared by two users, alias calls). The table is
+written to a temporary Arrow file and each measurement runs in a fresh child process. The
+four timings are interleaved in one child (best of 3 each, so a change in machine load hits
+them alike); peak RSS is measured in two more children (one resolve; loading the table only):
 
 * ``resolve``: ``journeylens.identity.resolve`` end to end (graph encoding, rules, id_map,
   merge_log).
@@ -126,57 +128,77 @@ def generate(n_persons: int, seed: int = 7) -> pa.Table:
     return table.take(pa.array(rng.permutation(table.num_rows)))
 
 
-def _best_of(fn, repeats: int = REPEATS) -> float:
-    best = float("inf")
-    for _ in range(repeats):
-        started = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - started)
-    return best
-
-
 def _cc(n: int, left: np.ndarray, right: np.ndarray) -> np.ndarray:
     matrix = coo_matrix((np.ones(len(left), dtype=np.int8), (left, right)), shape=(n, n)).tocsr()
     return connected_components(matrix, directed=False)[1]
 
 
-def worker(task: str, path: str) -> dict[str, float]:
-    """Run one measurement on the table at ``path``; report seconds and this process's peak."""
-    with pa.memory_map(path) as source:
+def _pipeline(table: pa.Table, settings: IdentitySettings) -> pa.Table:
+    graph = build_graph(table, settings)
+    label = _cc(graph.n_nodes, graph.edge_left, graph.edge_right)
+    return pa.table(
+        {
+            "id_type": pa.array([t.name for t in graph.types]).take(graph.node_rank),
+            "id_value": graph.node_value,
+            "person_id": pa.array(label),
+        }
+    )
+
+
+def _timed(fn) -> tuple[float, object]:
+    started = time.perf_counter()
+    result = fn()
+    return time.perf_counter() - started, result
+
+
+def _peak_rss_mb() -> float:
+    """This process's peak RSS. ``VmHWM`` belongs to the process's own address space; the
+    ``ru_maxrss`` of a child started from a big parent would include the parent's size at fork."""
+    status = Path("/proc/self/status")
+    if status.exists():
+        for line in status.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def worker(task: str, path: str) -> dict:
+    """Run one measurement on the table at ``path`` in this fresh process.
+
+    ``timings``: the four measurements interleaved, best of ``REPEATS`` each, so a change in
+    machine load hits them alike. ``peak_resolve`` / ``peak_loaded``: this process's peak RSS
+    after one resolve / after only loading the table."""
+    # Read into memory (not memory-mapped), so "peak_loaded" counts the table itself.
+    with pa.OSFile(path) as source:
         table = pa.ipc.open_file(source).read_all()
     settings = IdentitySettings()
-    out: dict[str, float] = {}
-    if task == "resolve":
-        out["seconds"] = _best_of(lambda: resolve(table, settings))
-        stats = resolve(table, settings).stats
-        out.update(
-            persons=stats.persons,
-            identifiers=stats.identifiers,
-            edges=stats.edges,
-            checked_components=stats.checked_components,
-            refused=sum(stats.refusals.values()),
-        )
-    elif task == "build_graph":
-        out["seconds"] = _best_of(lambda: build_graph(table, settings))
-    elif task == "connected_components":
-        graph = build_graph(table, settings)
-        out["seconds"] = _best_of(lambda: _cc(graph.n_nodes, graph.edge_left, graph.edge_right))
-    elif task == "components_pipeline":
-
-        def pipeline() -> pa.Table:
-            graph = build_graph(table, settings)
-            label = _cc(graph.n_nodes, graph.edge_left, graph.edge_right)
-            return pa.table(
-                {
-                    "id_type": pa.array([t.name for t in graph.types]).take(graph.node_rank),
-                    "id_value": graph.node_value,
-                    "person_id": pa.array(label),
-                }
-            )
-
-        out["seconds"] = _best_of(pipeline)
-    out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return out
+    if task == "peak_loaded":
+        return {"peak_rss_mb": _peak_rss_mb()}
+    if task == "peak_resolve":
+        resolve(table, settings)
+        return {"peak_rss_mb": _peak_rss_mb()}
+    graph = build_graph(table, settings)
+    best = dict.fromkeys(
+        ("resolve", "build_graph", "connected_components", "components_pipeline"), float("inf")
+    )
+    for _ in range(REPEATS):
+        seconds, res = _timed(lambda: resolve(table, settings))
+        best["resolve"] = min(best["resolve"], seconds)
+        seconds, _ = _timed(lambda: build_graph(table, settings))
+        best["build_graph"] = min(best["build_graph"], seconds)
+        seconds, _ = _timed(lambda: _cc(graph.n_nodes, graph.edge_left, graph.edge_right))
+        best["connected_components"] = min(best["connected_components"], seconds)
+        seconds, _ = _timed(lambda: _pipeline(table, settings))
+        best["components_pipeline"] = min(best["components_pipeline"], seconds)
+    stats = res.stats
+    return {
+        "seconds": best,
+        "persons": stats.persons,
+        "identifiers": stats.identifiers,
+        "edges": stats.edges,
+        "checked_components": stats.checked_components,
+        "refused": sum(stats.refusals.values()),
+    }
 
 
 def main() -> None:
@@ -200,7 +222,7 @@ def main() -> None:
         rows = table.num_rows
         del table
         results = {}
-        for task in ("resolve", "build_graph", "connected_components", "components_pipeline"):
+        for task in ("timings", "peak_loaded", "peak_resolve"):
             done = subprocess.run(
                 [sys.executable, __file__, "--worker", task, "--input", path],
                 check=True,
@@ -209,19 +231,25 @@ def main() -> None:
             )
             results[task] = json.loads(done.stdout.strip().splitlines()[-1])
 
-    r = results["resolve"]
-    ratio_cc = r["seconds"] / results["connected_components"]["seconds"]
-    ratio_pipeline = r["seconds"] / results["components_pipeline"]["seconds"]
+    r = results["timings"]
+    seconds = r["seconds"]
+    ratio_cc = seconds["resolve"] / seconds["connected_components"]
+    ratio_pipeline = seconds["resolve"] / seconds["components_pipeline"]
+    peak = results["peak_resolve"]["peak_rss_mb"]
+    loaded = results["peak_loaded"]["peak_rss_mb"]
     print(
         f"rows {rows:,}  identifiers {r['identifiers']:,}  edges {r['edges']:,}  "
         f"persons {r['persons']:,}  refused edges {r['refused']:,}  "
         f"components checked exactly {r['checked_components']:,}  (generated in {generated:.1f}s)"
     )
-    print(f"{'measurement':<24}{'best of 3 (s)':>15}{'peak RSS (MB)':>15}")
-    for task, values in results.items():
-        print(f"{task:<24}{values['seconds']:>15.2f}{values['peak_rss_mb']:>15.0f}")
+    print(f"{'measurement':<24}{'best of 3 (s)':>15}")
+    for task, value in seconds.items():
+        print(f"{task:<24}{value:>15.2f}")
     print(f"resolve / connected_components = {ratio_cc:.2f}x")
     print(f"resolve / components_pipeline  = {ratio_pipeline:.2f}x")
+    print(
+        f"peak RSS: resolve {peak:.0f} MB (Python, libraries and the input table: {loaded:.0f} MB)"
+    )
 
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(
@@ -229,7 +257,9 @@ def main() -> None:
             {
                 "size": "small" if args.small else "full",
                 "rows": rows,
-                "results": results,
+                "seconds_best_of_3": seconds,
+                "graph": {k: v for k, v in r.items() if k != "seconds"},
+                "peak_rss_mb": {"resolve": peak, "input_table_only": loaded},
                 "ratio_resolve_over_connected_components": round(ratio_cc, 3),
                 "ratio_resolve_over_components_pipeline": round(ratio_pipeline, 3),
                 "repeats": REPEATS,

@@ -15,6 +15,7 @@ LAYER = {
     "errors": 0,
     "settings": 0,
     "durations": 0,
+    "jsontext": 0,
     "collect": 1,
     "store": 1,
     "identity": 2,

@@ -243,7 +243,7 @@ class Workspace:
         self._catalog.replace("merge_log", result.merge_log, MERGE_LOG_SCHEMA)
         id_map = self._catalog.table("id_map")
         persons = build_persons(attach_person(events, id_map, settings), id_map)
-        self._catalog.replace("persons", persons.to_pyarrow(), PERSONS_SCHEMA)
+        self._catalog.replace("persons", persons, PERSONS_SCHEMA)
         progress("identify", 1, 4)
         self._catalog.set("identity_version", str(self._catalog.get_int("data_version")))
         self._catalog.set("identity_overrides", str(len(overrides)))

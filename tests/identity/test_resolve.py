@@ -128,6 +128,19 @@ def test_an_alias_joins_two_user_ids():
     assert res.merge_log.filter(pa.compute.equal(res.merge_log["edge_kind"], "alias")).num_rows == 1
 
 
+def test_an_alias_message_links_its_pair_by_an_alias_edge_and_the_rest_by_message_edges():
+    res = resolve(
+        ids(
+            ("m1", 1, "user_id", "u2", "alias"),
+            ("m1", 1, "anonymous_id", "a1", "alias"),
+            ("m1", 1, "anonymous_id", "a9"),
+        ),
+        DEFAULT,
+    )
+    kinds = {(r["left_value"], r["right_value"], r["edge_kind"]) for r in log(res)}
+    assert kinds == {("u2", "a1", "alias"), ("u2", "a9", "message")}
+
+
 def test_an_alias_lets_a_shared_anonymous_id_join_its_two_user_ids():
     res = resolve(
         ids(
@@ -332,6 +345,11 @@ def test_a_malformed_invalid_edge_is_a_clear_error():
         resolve(ids(("m1", 1, "user_id", "u1")), DEFAULT, invalid_edges=["nope"])
 
 
+def test_a_single_edge_id_string_instead_of_a_list_is_a_clear_error():
+    with pytest.raises(ValidationError, match="not one string"):
+        resolve(ids(("m1", 1, "user_id", "u1")), DEFAULT, invalid_edges="e_0000000000000000")
+
+
 def test_an_unknown_edge_kind_is_a_clear_error():
     with pytest.raises(ValidationError, match="edge_kind"):
         resolve(ids(("m1", 1, "user_id", "u1", "merge")), DEFAULT)
@@ -354,7 +372,7 @@ TIGHT = IdentitySettings(
     max_identifiers_per_person=7,
     max_merges_per_person=1,
 )
-POOLS = {"user_id": 4, "email": 4, "anonymous_id": 8, "device_id": 4}
+POOLS = {"user_id": 3, "email": 4, "anonymous_id": 5, "device_id": 4}
 
 message = st.tuples(
     st.integers(0, 6),  # timestamp (few values: ties happen)
@@ -383,7 +401,7 @@ def _canonical(res) -> tuple[list, list]:
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.lists(message, max_size=14), st.randoms(use_true_random=False))
+@given(st.lists(message, min_size=3, max_size=14), st.randoms(use_true_random=False))
 def test_resolution_does_not_depend_on_input_order(messages, rnd):
     table = _graph(messages)
     order = list(range(table.num_rows))
@@ -393,7 +411,7 @@ def test_resolution_does_not_depend_on_input_order(messages, rnd):
 
 
 @settings(max_examples=80, deadline=None)
-@given(st.lists(message, max_size=16), st.data())
+@given(st.lists(message, min_size=3, max_size=16), st.data())
 def test_the_fast_path_gives_exactly_what_the_greedy_gives(messages, data):
     table = _graph(messages)
     fast = resolve(table, TIGHT)

@@ -1,4 +1,4 @@
-"""Checks and JSON access shared by the enrich steps, written once so every engine agrees."""
+"""Column checks shared by the enrich steps."""
 
 from __future__ import annotations
 
@@ -7,11 +7,10 @@ from dataclasses import dataclass
 
 import ibis
 import ibis.expr.datatypes as dt
-import ibis.expr.types as ir
 
 from journeylens.errors import ValidationError
 
-__all__ = ["JSON_COLUMN", "STRING", "TIMESTAMP", "ColumnKind", "json_text", "require_columns"]
+__all__ = ["JSON_COLUMN", "STRING", "TIMESTAMP", "ColumnKind", "require_columns"]
 
 
 @dataclass(frozen=True)
@@ -53,25 +52,3 @@ def require_columns(table: ibis.Table, required: Mapping[str, ColumnKind], *, st
             received=mistyped,
             fix="Cast the columns to the types of journeylens.schema.EVENTS_SCHEMA",
         )
-
-
-def json_text(value: ir.JSONValue) -> ir.StringValue:
-    """A JSON scalar at a path as plain text; null when absent, JSON null, ``"null"`` or empty.
-
-    DuckDB renders a JSON string as its JSON text (``"google"``, quotes and escapes kept) while
-    Spark's ``get_json_object`` gives the bare value (``google``), and Ibis's own unwrap is a
-    Python UDF on Spark. So the text is taken as either engine renders it and a quoted JSON
-    string is unquoted here, which makes both engines return the same value. Unescaping only
-    runs on values with a backslash: string functions cost as much as the JSON read itself.
-
-    Returns:
-        The text as sent (not trimmed); numbers and booleans as their JSON text (``1``, ``true``).
-    """
-    text = value.cast("string")
-    inner = text.substr(1, text.length() - 2)
-    unescaped = ibis.ifelse(
-        inner.contains("\\"),
-        inner.replace('\\"', '"').replace("\\/", "/").replace("\\\\", "\\"),
-        inner,
-    )
-    return ibis.ifelse(text.startswith('"'), unescaped, text).nullif("null").nullif("")

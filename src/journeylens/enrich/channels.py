@@ -22,9 +22,10 @@ from typing import Final
 
 import ibis
 
-from journeylens.enrich._tables import JSON_COLUMN, json_text, require_columns
+from journeylens.enrich._tables import JSON_COLUMN, require_columns
 from journeylens.enrich.ga4 import add_default_channel_group
 from journeylens.enrich.traffic import TOUCH_COL, add_traffic
+from journeylens.jsontext import json_text
 from journeylens.schema import EXPLICIT_CHANNELS
 
 __all__ = ["MEDIUM_CHANNELS", "classify_channels"]

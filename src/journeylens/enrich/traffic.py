@@ -26,7 +26,6 @@ from collections.abc import Sequence
 import ibis
 import ibis.expr.types as ir
 
-from journeylens.enrich._tables import json_text
 from journeylens.enrich.sources import (
     CATEGORIES,
     CLICK_IDS,
@@ -36,6 +35,7 @@ from journeylens.enrich.sources import (
     domain_pattern,
     site_by_domain,
 )
+from journeylens.jsontext import json_text
 
 __all__ = ["TOUCH_COL", "add_traffic"]
 

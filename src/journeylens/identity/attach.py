@@ -4,7 +4,9 @@ An Ibis expression (two left joins), so it runs on any backend. Only the canonic
 ``user_id`` and ``anonymous_id`` are looked up: they are on every message and are what
 Segment-style tools key on; the other identifier types already did their work by linking
 these two in ``resolve``. The join keys are normalised in SQL exactly as the Python normaliser
-does (Ibis ``strip()`` removes the same characters as ``normalise.TRIM_CHARACTERS``).
+does: ``normalise.TRIM_CHARACTERS`` are cut from both ends with a regular expression (Ibis's
+``strip()`` compiles on Spark to a ``TRIM`` whose ``\v`` and ``\f`` Spark reads as the
+letters ``v`` and ``f``, which cut real ids such as ``...45d4f``).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from journeylens.identity.graph import ranked_types
 from journeylens.schema import ID_MAP_SCHEMA
 from journeylens.settings import IdentifierType, IdentitySettings
 
-__all__ = ["FALLBACK_PREFIX", "attach_person"]
+__all__ = ["FALLBACK_PREFIX", "attach_person", "trim_whitespace"]
 
 #: Prefix of the person_id of a message none of whose ids is in ``id_map`` (all blocked, or
 #: seen after the last resolve): ``"m_" + message_id``, one person per such message, so such
@@ -73,12 +75,21 @@ def _sql_normalised(column: ibis.Value, id_type: IdentifierType) -> ibis.Value:
     if id_type.normaliser == "none":
         return column
     if id_type.normaliser == "trim":
-        return column.strip()
+        return trim_whitespace(column)
     if id_type.normaliser in ("lower_trim", "email"):
-        return column.strip().lower()
+        return trim_whitespace(column).lower()
     raise ValidationError(
         f"The {id_type.name} normaliser cannot be applied in SQL",
         received=id_type.normaliser,
         allowed="none, trim, lower_trim, email",
         fix=f"Give {id_type.name} one of those normalisers",
     )
+
+
+# The same characters as normalise.TRIM_CHARACTERS, written as regex escapes both engines read.
+_EDGES = r"^[ \t\n\r\x0B\x0C]+|[ \t\n\r\x0B\x0C]+$"
+
+
+def trim_whitespace(column: ibis.StringValue) -> ibis.StringValue:
+    """``column`` without ``normalise.TRIM_CHARACTERS`` at either end, on every engine."""
+    return column.re_replace(_EDGES, "")

@@ -16,6 +16,8 @@ import ibis
 import ibis.expr.datatypes as dt
 
 from journeylens.errors import UnknownNameError, ValidationError
+from journeylens.identity.attach import trim_whitespace
+from journeylens.jsontext import json_text
 from journeylens.schema import EVENTS_SCHEMA
 from journeylens.settings import IdentitySettings
 
@@ -61,8 +63,10 @@ def extract_identifiers(events: ibis.Table, settings: IdentitySettings) -> ibis.
             kind = ibis.ifelse(is_alias, "alias", "message") if path == "user_id" else "message"
             parts.append(_rows(events, id_type.name, value, kind, rank))
 
-    user_ids = events.filter(events.user_id.notnull()).select(user_id=events.user_id.strip())
-    previous = events.previous_id.strip()
+    user_ids = events.filter(events.user_id.notnull()).select(
+        user_id=trim_whitespace(events.user_id)
+    )
+    previous = trim_whitespace(events.previous_id)
     previous_type = ibis.ifelse(previous.isin(user_ids.user_id), "user_id", "anonymous_id")
     parts.append(_rows(events.filter(is_alias), previous_type, events.previous_id, "alias", 0))
     return ibis.union(*parts, distinct=False)
@@ -98,7 +102,9 @@ def _path_value(events: ibis.Table, path: str) -> ibis.Value:
         node = events[column].cast("json")
         for key in keys:
             node = node[key]
-        return ibis.coalesce(node.str, node.int.cast("string"))
+        text = json_text(node)
+        # Identifiers are JSON strings or integers; an object or array is no identifier.
+        return ibis.ifelse(text.startswith("{") | text.startswith("["), ibis.null("string"), text)
     raise ValidationError(
         f"Identifier path {path!r} does not lead to a value",
         received=path,

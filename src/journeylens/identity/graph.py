@@ -98,39 +98,16 @@ def build_graph(ids: pa.Table, settings: IdentitySettings) -> IdentityGraph:
     row_rank = _row_ranks(ids.column("id_type"), types)
     is_alias = _row_alias(ids.column("edge_kind"))
 
-    values = pc.dictionary_encode(ids.column("id_value").combine_chunks())
-    node_key = values.indices.to_numpy().astype(np.int64) * n_types + row_rank
-    row_node, keys = _factorize(node_key)
-    node_rank = keys % n_types
-    node_value = values.dictionary.take(pa.array(keys // n_types))
+    row_node, node_rank, node_value = _nodes(ids.column("id_value"), row_rank, n_types)
     type_hash = hash_strings(pa.array([t.name for t in types]))
     node_hash = node_hashes(type_hash[node_rank], hash_strings(node_value))
 
     messages = pc.dictionary_encode(ids.column("message_id").combine_chunks())
     row_message = messages.indices.to_numpy().astype(np.int64)
-    n_messages = len(messages.dictionary)
     row_time = _micros(ids.column("timestamp"))
 
-    hub = _hubs(row_message, row_node, row_rank, n_messages, node_value)
-    alias_rows = np.flatnonzero(is_alias)
-    alias_message, alias_node = row_message[alias_rows], row_node[alias_rows]
-    alias_hub = _hubs(alias_message, alias_node, row_rank[alias_rows], n_messages, node_value)
-    # A message whose hub is one of its alias rows links its other alias rows by the alias
-    # edge only; its non-alias rows still hang off the hub by message edges.
-    hub_is_alias = np.zeros(n_messages, dtype=bool)
-    hub_is_alias[alias_message[alias_node == hub[alias_message]]] = True
-    row_hub = hub[row_message]
-    as_message = (row_node != row_hub) & ~(is_alias & hub_is_alias[row_message])
-    as_alias = np.zeros(len(row_node), dtype=bool)
-    as_alias[alias_rows] = alias_node != alias_hub[alias_message]
-
-    a = np.concatenate([row_hub[as_message], alias_hub[row_message[as_alias]]])
-    b = np.concatenate([row_node[as_message], row_node[as_alias]])
-    kind = np.concatenate(
-        [np.full(int(as_message.sum()), MESSAGE), np.full(int(as_alias.sum()), ALIAS)]
-    )
-    edge_rows = np.concatenate([np.flatnonzero(as_message), np.flatnonzero(as_alias)])
-    n_nodes = len(keys)
+    a, b, kind, edge_rows = _stars(row_message, row_node, row_rank, is_alias, node_value)
+    n_nodes = len(node_rank)
     lo, hi = np.minimum(a, b), np.maximum(a, b)
     row_edge, edge_keys = _factorize((lo * n_nodes + hi) * 2 + kind)
     edge_kind = edge_keys % 2
@@ -152,6 +129,66 @@ def build_graph(ids: pa.Table, settings: IdentitySettings) -> IdentityGraph:
         edge_message=messages.dictionary.take(pa.array(first_message)),
         edge_hash=edge_hashes(node_hash[lo], node_hash[hi], edge_kind),
     )
+
+
+def _stars(
+    row_message: np.ndarray,
+    row_node: np.ndarray,
+    row_rank: np.ndarray,
+    is_alias: np.ndarray,
+    node_value: pa.Array,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """One edge per row that is not its message's hub: (hub, node, kind, row).
+
+    Message edges hang every row off the message's hub; alias edges hang every alias row off
+    the best alias row. A message whose hub is one of its alias rows links its other alias rows
+    by the alias edge only; its non-alias rows still hang off the hub by message edges."""
+    n_messages = int(row_message.max(initial=-1)) + 1
+    hub = _hubs(row_message, row_node, row_rank, n_messages, node_value)
+    alias_rows = np.flatnonzero(is_alias)
+    alias_message, alias_node = row_message[alias_rows], row_node[alias_rows]
+    alias_hub = _hubs(alias_message, alias_node, row_rank[alias_rows], n_messages, node_value)
+    hub_is_alias = np.zeros(n_messages, dtype=bool)
+    hub_is_alias[alias_message[alias_node == hub[alias_message]]] = True
+    row_hub = hub[row_message]
+    as_message = (row_node != row_hub) & ~(is_alias & hub_is_alias[row_message])
+    as_alias = np.zeros(len(row_node), dtype=bool)
+    as_alias[alias_rows] = alias_node != alias_hub[alias_message]
+    a = np.concatenate([row_hub[as_message], alias_hub[row_message[as_alias]]])
+    b = np.concatenate([row_node[as_message], row_node[as_alias]])
+    kind = np.concatenate(
+        [np.full(int(as_message.sum()), MESSAGE), np.full(int(as_alias.sum()), ALIAS)]
+    )
+    return a, b, kind, np.concatenate([np.flatnonzero(as_message), np.flatnonzero(as_alias)])
+
+
+def _nodes(
+    id_value: pa.ChunkedArray, row_rank: np.ndarray, n_types: int
+) -> tuple[np.ndarray, np.ndarray, pa.Array]:
+    """Number the distinct (type, value) pairs.
+
+    Almost every value occurs under one type only, so the value's dictionary code is its node
+    number; only the rare value seen under several types (a user id equal to a device id)
+    gets extra numbers, one per further type. Returns (node of each row, rank of each node,
+    value of each node)."""
+    values = pc.dictionary_encode(id_value.combine_chunks())
+    row_value = values.indices.to_numpy().astype(np.int64)
+    n_values = len(values.dictionary)
+    lowest = np.full(n_values, n_types, dtype=np.int64)
+    np.minimum.at(lowest, row_value, row_rank)
+    row_node = row_value
+    node_rank = lowest
+    node_value = values.dictionary
+    other = np.flatnonzero(row_rank != lowest[row_value])
+    if other.size:
+        codes, pairs = _factorize(row_value[other] * n_types + row_rank[other])
+        row_node = row_value.copy()
+        row_node[other] = n_values + codes
+        node_rank = np.concatenate([lowest, pairs % n_types])
+        node_value = pa.concat_arrays(
+            [values.dictionary, values.dictionary.take(pa.array(pairs // n_types))]
+        )
+    return row_node, node_rank, node_value
 
 
 def _factorize(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -27,6 +27,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import pyarrow.compute as pc
 
 from journeylens.identity.graph import IdentityGraph
 from journeylens.settings import IdentitySettings
@@ -73,24 +74,28 @@ class GreedyResult:
 
 
 def canonical_order(graph: IdentityGraph, edges: np.ndarray) -> np.ndarray:
-    """``edges`` sorted into the canonical order described in the module docstring."""
+    """Positions into ``edges`` that put them in the canonical order (module docstring)."""
+    n = len(edges)
     left, right = graph.edge_left[edges], graph.edge_right[edges]
-    involved = np.unique(np.concatenate([left, right]))
-    names = dict(zip(involved.tolist(), graph.node_value.take(involved).to_pylist(), strict=True))
-    keys = [
-        (k, rl, rr, t, names[a], names[b])
-        for k, rl, rr, t, a, b in zip(
-            graph.edge_kind[edges].tolist(),
-            graph.node_rank[left].tolist(),
-            graph.node_rank[right].tolist(),
-            graph.edge_first_seen[edges].tolist(),
-            left.tolist(),
-            right.tolist(),
-            strict=True,
+    involved, inverse = np.unique(np.concatenate([left, right]), return_inverse=True)
+    # Rank the values once (UTF-8 byte order = code point order, as Python compares str).
+    # Equal strings of different types may rank either way: the type rank, which comes
+    # first in the key, already tells them apart.
+    value_rank = np.empty(len(involved), dtype=np.int64)
+    value_rank[pc.sort_indices(graph.node_value.take(involved)).to_numpy()] = np.arange(
+        len(involved)
+    )
+    order = np.lexsort(
+        (
+            value_rank[inverse[n:]],
+            value_rank[inverse[:n]],
+            graph.edge_first_seen[edges],
+            graph.node_rank[right],
+            graph.node_rank[left],
+            graph.edge_kind[edges],
         )
-    ]
-    order = sorted(range(len(keys)), key=keys.__getitem__)
-    return edges[np.asarray(order, dtype=np.int64)]
+    )
+    return order
 
 
 def constrained_union(
@@ -108,19 +113,18 @@ def constrained_union(
     Returns:
         A ``GreedyResult`` aligned with ``edges`` as passed in.
     """
-    ordered = canonical_order(graph, edges)
+    order = canonical_order(graph, edges)
+    ordered = edges[order]
     nodes = np.unique(np.concatenate([graph.edge_left[edges], graph.edge_right[edges]]))
-    local = {n: i for i, n in enumerate(nodes.tolist())}
     user_rank = next(i for i, t in enumerate(graph.types) if t.name == "user_id")
-    user_limit = graph.types[user_rank].limit
-    limits = [
+    limited = [
         (rank, t.name, t.limit)
         for rank, t in enumerate(graph.types)
         if t.limit is not None and rank != user_rank
     ]
     rules = _Rules(
-        user_limit=user_limit,
-        limits=[(name, limit) for _, name, limit in limits],
+        user_limit=graph.types[user_rank].limit,
+        limits=[(name, limit) for _, name, limit in limited],
         max_ids=settings.max_identifiers_per_person,
         max_merges=settings.max_merges_per_person,
     )
@@ -130,29 +134,31 @@ def constrained_union(
         size=[1] * len(nodes),
         merges=[0] * len(nodes),
         # One count list per limited type, only those: the rest are never checked.
-        counts=[(node_rank == rank).astype(np.int64).tolist() for rank, _, _ in limits],
+        counts=[(node_rank == rank).astype(np.int64).tolist() for rank, _, _ in limited],
         groups=[{g} if g >= 0 else None for g in user_group[nodes].tolist()],
     )
-    find = state.find
-    decided: dict[int, tuple[int, str | None]] = {}
-    for e, left, right in zip(
-        ordered.tolist(),
-        graph.edge_left[ordered].tolist(),
-        graph.edge_right[ordered].tolist(),
-        strict=True,
-    ):
-        a, b = find(local[left]), find(local[right])
-        refusal = None if a == b else rules.refusal(state, a, b)
-        if refusal is None:
-            if a != b:
-                state.union(a, b)
-            decided[e] = (MERGED, None)
+    find, union, refusal = state.find, state.union, rules.refusal
+    decided: list[int] = [MERGED] * len(edges)
+    why: list[str | None] = [None] * len(edges)
+    lefts = np.searchsorted(nodes, graph.edge_left[ordered]).tolist()
+    rights = np.searchsorted(nodes, graph.edge_right[ordered]).tolist()
+    for i, (left, right) in enumerate(zip(lefts, rights, strict=True)):
+        a, b = find(left), find(right)
+        if a == b:
+            continue
+        refused = refusal(state, a, b)
+        if refused is None:
+            union(a, b)
         else:
-            decided[e] = refusal
+            decided[i], why[i] = refused
 
-    outcome = np.fromiter((decided[e][0] for e in edges.tolist()), dtype=np.int8, count=len(edges))
-    reason = [decided[e][1] for e in edges.tolist()]
-    root = np.asarray([nodes[find(i)] for i in range(len(nodes))], dtype=np.int64)
+    outcome = np.empty(len(edges), dtype=np.int8)
+    outcome[order] = decided
+    reason: list[str | None] = [None] * len(edges)
+    for i, text in zip(order.tolist(), why, strict=True):
+        if text is not None:
+            reason[i] = text
+    root = nodes[np.fromiter((find(i) for i in range(len(nodes))), np.int64, len(nodes))]
     return GreedyResult(outcome=outcome, reason=reason, nodes=nodes, root=root)
 
 

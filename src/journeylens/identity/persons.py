@@ -1,25 +1,32 @@
 """One row per person: user id, latest traits, first and last seen, counts.
 
-An Ibis expression. Traits: every key of an ``identify`` message's ``traits`` and of any
-message's ``context.traits`` is a candidate; per person and key the newest value wins (ties:
-``identify`` traits over ``context.traits``, then the larger ``message_id``), as Segment's
-profiles do. Reading a JSON object's keys needs a JSON → map cast that Ibis 12 compiles on
-DuckDB but not on PySpark: **the traits part is DuckDB-only**; everything else is portable.
+Counts and times come from one aggregate query the engine runs. Traits: every key of an
+``identify`` message's ``traits`` and of any message's ``context.traits`` is a candidate; per
+person and key the newest value wins (ties: ``identify`` traits over ``context.traits``, then
+the larger ``message_id``), as Segment's profiles do. Reading a JSON object's keys has no
+portable Ibis form (the JSON → map cast does not compile on PySpark), so the engine hands over
+only the trait documents — identify and context-traits messages, a small share of all events —
+and they are merged here, the same way on every backend.
 """
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 import ibis
+import pyarrow as pa
 
 from journeylens.errors import ValidationError
-from journeylens.schema import ID_MAP_SCHEMA
+from journeylens.identity.attach import trim_whitespace
+from journeylens.schema import ID_MAP_SCHEMA, PERSONS_SCHEMA
 
-__all__ = ["build_persons"]
+__all__ = ["build_persons", "latest_traits"]
 
 _NEEDED = ("person_id", "message_id", "type", "timestamp", "user_id", "traits", "context")
 
 
-def build_persons(events_with_person: ibis.Table, id_map: ibis.Table) -> ibis.Table:
+def build_persons(events_with_person: ibis.Table, id_map: ibis.Table) -> pa.Table:
     """The persons table (``schema.PERSONS_SCHEMA``).
 
     Args:
@@ -27,7 +34,8 @@ def build_persons(events_with_person: ibis.Table, id_map: ibis.Table) -> ibis.Ta
         id_map: ``Resolution.id_map``.
 
     Returns:
-        An Ibis table, one row per ``person_id`` seen on an event: ``user_id`` (the trimmed
+        An Arrow table in ``PERSONS_SCHEMA`` layout, one row per ``person_id`` seen on an
+        event: ``user_id`` (the trimmed
         ``user_id`` of the person's newest message whose user id is one of the person's in
         ``id_map``; null if none), ``traits`` (JSON object, newest value per key; ``{}`` if
         none), ``first_seen`` / ``last_seen`` (min / max event timestamp),
@@ -38,8 +46,11 @@ def build_persons(events_with_person: ibis.Table, id_map: ibis.Table) -> ibis.Ta
         >>> import ibis
         >>> from journeylens.schema import EVENTS_SCHEMA, ID_MAP_SCHEMA
         >>> ev = ibis.table({**EVENTS_SCHEMA, "person_id": "string"}, name="ev")
-        >>> build_persons(ev, ibis.table(ID_MAP_SCHEMA, name="id_map")).columns[:3]
-        ('person_id', 'user_id', 'traits')
+        >>> con = ibis.duckdb.connect()
+        >>> ev = con.create_table("ev", schema={**EVENTS_SCHEMA, "person_id": "string"})
+        >>> id_map = con.create_table("id_map", schema=ID_MAP_SCHEMA)
+        >>> build_persons(ev, id_map).column_names[:3]
+        ['person_id', 'user_id', 'traits']
     """
     missing = [c for c in _NEEDED if c not in events_with_person.columns]
     missing += [c for c in ID_MAP_SCHEMA.names if c not in id_map.columns]
@@ -53,22 +64,27 @@ def build_persons(events_with_person: ibis.Table, id_map: ibis.Table) -> ibis.Ta
         first_seen=ev.timestamp.min(), last_seen=ev.timestamp.max(), message_count=ev.count()
     )
     counts = id_map.group_by("person_id").aggregate(identifier_count=id_map.count())
-    users = _user_ids(ev, id_map)
-    traits = _traits(ev)
-    out = (
-        base.left_join(counts, "person_id")
-        .left_join(users, "person_id")
-        .left_join(traits, "person_id")
-    )
-    return out.select(
+    out = base.left_join(counts, "person_id").left_join(_user_ids(ev, id_map), "person_id")
+    table = out.select(
         "person_id",
         "user_id",
-        traits=ibis.coalesce(out.traits_text, ibis.literal("{}")).cast("json"),
         first_seen=out.first_seen,
         last_seen=out.last_seen,
         identifier_count=ibis.coalesce(out.identifier_count, 0).cast("int64"),
         message_count=out.message_count.cast("int64"),
-    )
+    ).to_pyarrow()
+    traits = latest_traits(_trait_documents(ev).to_pyarrow())
+    texts = [traits.get(p, "{}") for p in table.column("person_id").to_pylist()]
+    table = table.add_column(2, "traits", pa.array(texts, pa.string()))
+    return table.select(list(PERSONS_SCHEMA.names)).cast(_ARROW)
+
+
+_ARROW = pa.schema(
+    [
+        pa.field(name, pa.string() if dtype.is_json() else dtype.to_pyarrow())
+        for name, dtype in PERSONS_SCHEMA.items()
+    ]
+)
 
 
 def _user_ids(ev: ibis.Table, id_map: ibis.Table) -> ibis.Table:
@@ -77,7 +93,7 @@ def _user_ids(ev: ibis.Table, id_map: ibis.Table) -> ibis.Table:
         _jl_person=id_map.person_id, user_id=id_map.id_value
     )
     carried = ev.filter(ev.user_id.notnull()).select(
-        "person_id", "timestamp", user_id=ev.user_id.strip()
+        "person_id", "timestamp", user_id=trim_whitespace(ev.user_id)
     )
     carried = carried.inner_join(
         mine, [carried.person_id == mine._jl_person, carried.user_id == mine.user_id]
@@ -90,32 +106,59 @@ def _user_ids(ev: ibis.Table, id_map: ibis.Table) -> ibis.Table:
     )
 
 
-def _traits(ev: ibis.Table) -> ibis.Table:
-    """Per person, the newest value of every trait key, as JSON object text ``traits_text``."""
+def _trait_documents(ev: ibis.Table) -> ibis.Table:
+    """Every trait document as JSON text: identify ``traits`` (source 0) and ``context.traits``
+    (source 1), with person, time and message."""
     identify = ev.filter(ev.type == "identify").select(
-        "person_id", "timestamp", "message_id", source=ibis.literal(0), doc=ev.traits.cast("json")
+        "person_id", "timestamp", "message_id", source=ibis.literal(0), doc=ev.traits.cast("string")
     )
     context = ev.select(
         "person_id",
         "timestamp",
         "message_id",
         source=ibis.literal(1),
-        doc=ev.context.cast("json")["traits"],
+        doc=ev.context.cast("json")["traits"].cast("string"),
     )
     docs = ibis.union(identify, context, distinct=False)
-    docs = docs.mutate(pairs=docs.doc.map).filter(ibis._.pairs.notnull())
-    keyed = docs.select(
-        "person_id", "timestamp", "message_id", "source", "pairs", key=docs.pairs.keys().unnest()
+    return docs.filter(docs.doc.notnull() & docs.doc.startswith("{"))
+
+
+def latest_traits(documents: pa.Table) -> dict[str, str]:
+    """Merge trait documents per person: the newest value of each key wins.
+
+    Args:
+        documents: ``person_id``, ``timestamp``, ``message_id``, ``source`` (0 identify traits,
+            1 context.traits) and ``doc`` (JSON object text).
+
+    Returns:
+        ``{person_id: traits}``, traits as JSON object text with sorted keys. On equal
+        timestamps identify traits win over context traits, then the larger ``message_id``.
+
+    >>> docs = pa.table({"person_id": ["p", "p"], "timestamp": [1, 2], "message_id": ["a", "b"],
+    ...                  "source": [0, 1], "doc": ['{"plan": "free", "x": 1}', '{"plan": "pro"}']})
+    >>> latest_traits(docs)
+    {'p': '{"plan": "pro", "x": 1}'}
+    """
+    if documents.num_rows == 0:
+        return {}
+    # Apply oldest first so newer values overwrite: ascending time, context before identify,
+    # ascending message id.
+    order = documents.sort_by(
+        [
+            ("person_id", "ascending"),
+            ("timestamp", "ascending"),
+            ("source", "descending"),
+            ("message_id", "ascending"),
+        ]
     )
-    keyed = keyed.mutate(value=keyed.pairs[keyed.key].cast("string"))
-    newest = ibis.row_number().over(
-        group_by=["person_id", "key"],
-        order_by=[ibis.desc("timestamp"), "source", ibis.desc("message_id")],
-    )
-    latest = keyed.mutate(_jl_rank=newest).filter(ibis._._jl_rank == 0)
-    # JSON-escape the key (backslash first, then the quote); the value is JSON text already.
-    quoted = latest.key.replace("\\", "\\\\").replace('"', '\\"')
-    member = ibis.literal('"') + quoted + ibis.literal('":') + ibis.coalesce(latest.value, "null")
-    return latest.group_by("person_id").aggregate(
-        traits_text=ibis.literal("{") + member.group_concat(",", order_by=latest.key) + "}"
-    )
+    merged: dict[str, dict[str, Any]] = {}
+    for person, doc in zip(
+        order.column("person_id").to_pylist(), order.column("doc").to_pylist(), strict=True
+    ):
+        try:
+            values = json.loads(doc)
+        except ValueError:
+            continue
+        if isinstance(values, dict):
+            merged.setdefault(person, {}).update(values)
+    return {p: json.dumps(v, sort_keys=True, ensure_ascii=False) for p, v in merged.items()}

@@ -33,7 +33,6 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 from scipy.sparse import coo_matrix
@@ -151,8 +150,9 @@ def resolve(
     for e, why in zip(checked_edges.tolist(), result.reason, strict=True):
         if why is not None:
             reason[e] = why
-    # Greedy persons are named by their root node, past every component label.
-    label[result.nodes] = label.max(initial=0) + 1 + result.root
+    # Persons the greedy made are numbered after every component.
+    _, root = np.unique(result.root, return_inverse=True)
+    label[result.nodes] = label.max(initial=-1) + 1 + root
     person_of_node, person_ids, sizes = _persons(graph, label)
 
     id_map = _id_map(graph, person_of_node, person_ids)
@@ -172,6 +172,13 @@ def resolve(
 
 
 def _invalid_mask(graph: IdentityGraph, invalid_edges: Collection[str]) -> tuple[np.ndarray, int]:
+    """(per edge, whether it is listed; how many listed ids name no edge of this graph)."""
+    if isinstance(invalid_edges, str):
+        raise ValidationError(
+            "invalid_edges must be a collection of edge ids, not one string",
+            received=invalid_edges,
+            fix=f"Pass [{invalid_edges!r}]",
+        )
     names = pa.array(sorted(set(invalid_edges)), pa.string())
     bad = names.filter(pc.invert(pc.match_substring_regex(names, _EDGE_ID))).to_pylist()
     if bad:
@@ -195,12 +202,23 @@ def _components(graph: IdentityGraph, edges: np.ndarray) -> np.ndarray:
 
 
 def _user_groups(graph: IdentityGraph, valid: np.ndarray) -> np.ndarray:
-    """Per node, its user-id group (the component of alias edges it is in), -1 if the node is
-    not a user id."""
+    """Per node, its user-id group (user ids joined by alias edges share one), -1 if the node
+    is not a user id. Connected components run on the few nodes alias edges touch only."""
     user_rank = next(i for i, t in enumerate(graph.types) if t.name == "user_id")
+    is_user = graph.node_rank == user_rank
+    group = np.where(is_user, np.arange(graph.n_nodes, dtype=np.int64), -1)
     alias = valid[graph.edge_kind[valid] == ALIAS]
-    group = _components(graph, alias) if alias.size else np.arange(graph.n_nodes, dtype=np.int64)
-    return np.where(graph.node_rank == user_rank, group, -1)
+    if alias.size:
+        ends = np.concatenate([graph.edge_left[alias], graph.edge_right[alias]])
+        involved, local = np.unique(ends, return_inverse=True)
+        k = len(involved)
+        matrix = coo_matrix(
+            (np.ones(len(alias), dtype=np.int8), (local[: len(alias)], local[len(alias) :])),
+            shape=(k, k),
+        ).tocsr()
+        labels = connected_components(matrix, directed=False)[1]
+        group[involved] = np.where(is_user[involved], graph.n_nodes + labels, -1)
+    return group
 
 
 def _over_limits(
@@ -217,8 +235,9 @@ def _over_limits(
         mine = graph.node_rank == rank
         if id_type.name == "user_id":
             # Distinct (component, group) pairs: alias-linked user ids count once.
-            pairs = np.unique(label[mine] * graph.n_nodes + user_group[mine])
-            count = np.bincount(pairs // graph.n_nodes, minlength=n)
+            width = int(user_group.max(initial=0)) + 1
+            pairs = np.unique(label[mine] * width + user_group[mine])
+            count = np.bincount(pairs // width, minlength=n)
         else:
             count = np.bincount(label[mine], minlength=n)
         over |= count > id_type.limit
@@ -229,9 +248,10 @@ def _persons(graph: IdentityGraph, label: np.ndarray) -> tuple[np.ndarray, pa.Ar
     """Compact labels into persons and name each by its best identifier.
 
     Returns (person index of each node, person_id of each person, size of each person)."""
-    person, uniques = pd.factorize(label)
-    person = person.astype(np.int64, copy=False)
-    n = len(uniques)
+    # Labels are dense except for components the greedy renumbered: close the gaps.
+    alive = np.bincount(label) > 0
+    person = (np.cumsum(alive) - 1)[label]
+    n = int(alive.sum())
     best_rank = np.full(n, len(graph.types), dtype=np.int64)
     np.minimum.at(best_rank, person, graph.node_rank)
     candidate = np.flatnonzero(graph.node_rank == best_rank[person])
