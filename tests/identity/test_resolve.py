@@ -96,6 +96,24 @@ def test_a_shared_device_does_not_merge_two_users():
     assert outcome_of(res, U2, A1) == "refused_conflicting_user_id"
 
 
+def test_a_contested_identifier_goes_to_the_person_who_uses_it_most():
+    # u2 borrowed the family tablet a1 once, before its owner u1 logged in on it three times.
+    res = resolve(
+        ids(
+            ("m1", 1, "anonymous_id", "a1"),
+            ("m1", 1, "user_id", "u2"),
+            *[
+                row
+                for t in (2, 3, 4)
+                for row in ((f"m{t}", t, "anonymous_id", "a1"), (f"m{t}", t, "user_id", "u1"))
+            ],
+        ),
+        DEFAULT,
+    )
+    assert same(res, A1, U1)
+    assert outcome_of(res, U2, A1) == "refused_conflicting_user_id"
+
+
 def test_a_typod_email_does_not_merge_two_users_and_stays_with_the_first():
     email = ("email", "ann@example.com")
     res = resolve(

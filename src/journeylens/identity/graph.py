@@ -62,6 +62,7 @@ class IdentityGraph:
         edge_first_seen: first timestamp the edge was seen, µs since the epoch, ``NEVER`` if
             unknown (int64).
         edge_message: the first message that carried the edge (Arrow strings).
+        edge_support: how many messages carried the edge (int64).
         edge_hash: stable hash of (the two node hashes sorted, kind) (uint64).
     """
 
@@ -74,6 +75,7 @@ class IdentityGraph:
     edge_kind: np.ndarray
     edge_first_seen: np.ndarray
     edge_message: pa.Array
+    edge_support: np.ndarray
     edge_hash: np.ndarray
 
     @property
@@ -127,6 +129,7 @@ def build_graph(ids: pa.Table, settings: IdentitySettings) -> IdentityGraph:
         edge_kind=edge_kind,
         edge_first_seen=first_seen,
         edge_message=messages.dictionary.take(pa.array(first_message)),
+        edge_support=np.bincount(row_edge, minlength=len(edge_keys)).astype(np.int64),
         edge_hash=edge_hashes(node_hash[lo], node_hash[hi], edge_kind),
     )
 

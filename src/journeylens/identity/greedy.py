@@ -6,8 +6,10 @@ could break a rule (or on everything, with ``strategy="greedy"``, as the referen
 
 Canonical order: alias edges first; then by the rank of the edge's better end, then of its other
 end (so edges between high-priority identifiers win over edges of lower-priority ones); then by
-when the edge was first seen; then by the two values. No two edges share a key, so the order,
-and everything that follows from it, does not depend on the input order.
+support, most messages first (a contested identifier — a family tablet, a mistyped email — goes
+to the person who uses it most, usually its owner, not to whoever happened to use it first);
+then by when the edge was first seen; then by the two values. No two edges share a key, so the
+order, and everything that follows from it, does not depend on the input order.
 
 Checks when an edge would join two different persons A and B, in this order (the first that
 fails names the outcome):
@@ -90,6 +92,7 @@ def canonical_order(graph: IdentityGraph, edges: np.ndarray) -> np.ndarray:
             value_rank[inverse[n:]],
             value_rank[inverse[:n]],
             graph.edge_first_seen[edges],
+            -graph.edge_support[edges],
             graph.node_rank[right],
             graph.node_rank[left],
             graph.edge_kind[edges],

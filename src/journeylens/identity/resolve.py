@@ -7,8 +7,8 @@ How it works, and why:
   ``alias`` edge between an alias message's ``previous_id`` and ``user_id`` (``graph``).
 * The answer is defined by one exact algorithm, the rule-checking union-find in ``greedy``:
   edges in a canonical order (alias edges first, then by priority of the edge's types, then
-  first seen, then values), each merged or refused by the rules (conflicting user ids, per-type
-  limits, identifier and merge caps). Processing high-priority edges first is what makes the
+  support — most messages first —, then first seen, then values), each merged or refused by
+  the rules (conflicting user ids, per-type limits, identifier and merge caps). Processing high-priority edges first is what makes the
   lower-priority identifier's edge the one refused (Segment Unify's priority demotion).
 * Running that in Python on ten million edges is too slow, and almost always pointless: a
   component of the unconstrained graph can only see a refusal if, as a whole, it carries more
