@@ -8,8 +8,9 @@ How it works, and why:
 * The answer is defined by one exact algorithm, the rule-checking union-find in ``greedy``:
   edges in a canonical order (alias edges first, then by priority of the edge's types, then
   support — most messages first —, then first seen, then values), each merged or refused by
-  the rules (conflicting user ids, per-type limits, identifier and merge caps). Processing high-priority edges first is what makes the
-  lower-priority identifier's edge the one refused (Segment Unify's priority demotion).
+  the rules (conflicting user ids, per-type limits, identifier and merge caps). Processing
+  high-priority edges first is what makes the lower-priority identifier's edge the one refused
+  (Segment Unify's priority demotion).
 * Running that in Python on ten million edges is too slow, and almost always pointless: a
   component of the unconstrained graph can only see a refusal if, as a whole, it carries more
   user-id groups, more values of a limited type, or more identifiers than allowed (the merge
