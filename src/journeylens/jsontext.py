@@ -1,7 +1,13 @@
-"""Reading a value out of a JSON column the same way on every engine.
+"""Reading values out of JSON columns the same way, and cheaply, on every engine.
 
-DuckDB stores JSON as its own type, Spark as text; Ibis's ``.str`` unwrap is a Python UDF on
-Spark that fails on bare strings. ``json_text`` is the one portable way the layers read JSON.
+DuckDB renders a JSON string as its JSON text (``"google"``, quotes and escapes kept) while
+Spark's ``get_json_object`` gives the bare value (``google``), and Ibis's own ``.str`` unwrap is
+a Python UDF on Spark that fails on bare strings. So a value is read as text the way either
+engine renders it, and a quoted JSON string is unquoted here: both engines then agree.
+
+Unquoting refers to the text several times. Written over a JSON path expression, every
+reference would read the JSON again, so ``with_json_text`` first reads each path once into a
+column and unquotes the columns in a second step.
 """
 
 from __future__ import annotations
@@ -9,22 +15,44 @@ from __future__ import annotations
 import ibis
 import ibis.expr.types as ir
 
-__all__ = ["json_text"]
+__all__ = ["with_json_text"]
 
 
-def json_text(value: ir.JSONValue) -> ir.StringValue:
-    """A JSON scalar at a path as plain text; null when absent, JSON null, ``"null"`` or empty.
+def with_json_text(table: ibis.Table, **values: ir.Value) -> ibis.Table:
+    """``table`` plus one text column per JSON value, each JSON path read once.
 
-    DuckDB renders a JSON string as its JSON text (``"google"``, quotes and escapes kept) while
-    Spark's ``get_json_object`` gives the bare value (``google``), and Ibis's own unwrap is a
-    Python UDF on Spark. So the text is taken as either engine renders it and a quoted JSON
-    string is unquoted here, which makes both engines return the same value. Unescaping only
-    runs on values with a backslash: string functions cost as much as the JSON read itself.
+    Args:
+        table: the table the values come from.
+        values: column name → a JSON value of ``table`` (e.g. ``ctx["campaign"]["source"]``).
 
     Returns:
-        The text as sent (not trimmed); numbers and booleans as their JSON text (``1``, ``true``).
+        ``table`` with a string column per keyword: the value as sent (not trimmed); numbers and
+        booleans as their JSON text (``1``, ``true``); objects and arrays as JSON text; null when
+        absent, JSON null, the text ``null`` or empty.
+
+    >>> t = ibis.memtable({"doc": ['{"a": "x\\\\"y", "n": 2}', '{"a": null}']})
+    >>> with_json_text(t, a=t.doc.cast("json")["a"], n=t.doc.cast("json")["n"]).to_pyarrow()[1:]
+    [
+      [
+        "x"y",
+        null
+      ],
+      [
+        "2",
+        null
+      ]
+    ]
     """
-    text = value.cast("string")
+    raw = {name: f"_jl_json_{name}" for name in values}
+    staged = table.mutate(**{raw[name]: value.cast("string") for name, value in values.items()})
+    return staged.mutate(**{name: _unquoted(staged[raw[name]]) for name in values}).drop(
+        *raw.values()
+    )
+
+
+def _unquoted(text: ir.StringValue) -> ir.StringValue:
+    """Unescaping only runs on values with a backslash: string functions cost as much as the
+    JSON read itself."""
     inner = text.substr(1, text.length() - 2)
     unescaped = ibis.ifelse(
         inner.contains("\\"),

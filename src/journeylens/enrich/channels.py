@@ -25,7 +25,7 @@ import ibis
 from journeylens.enrich._tables import JSON_COLUMN, require_columns
 from journeylens.enrich.ga4 import add_default_channel_group
 from journeylens.enrich.traffic import TOUCH_COL, add_traffic
-from journeylens.jsontext import json_text
+from journeylens.jsontext import with_json_text
 from journeylens.schema import EXPLICIT_CHANNELS
 
 __all__ = ["MEDIUM_CHANNELS", "classify_channels"]
@@ -72,9 +72,11 @@ def classify_channels(events: ibis.Table, *, own_domains: Sequence[str] = ()) ->
         events, {"context": JSON_COLUMN, "properties": JSON_COLUMN}, step="classify_channels"
     )
     explicit_col = "_jl_ch_explicit"
-    t = add_traffic(events, own_domains=own_domains).mutate(
-        **{explicit_col: json_text(events.context.cast("json")["channel"]).lower()}
+    t = with_json_text(
+        add_traffic(events, own_domains=own_domains),
+        **{explicit_col: events.context.cast("json")["channel"]},
     )
+    t = t.mutate(**{explicit_col: t[explicit_col].lower()})
     t = add_default_channel_group(
         t, source_col="utm_source", medium_col="utm_medium", campaign_col="utm_campaign"
     )

@@ -35,7 +35,7 @@ from journeylens.enrich.sources import (
     domain_pattern,
     site_by_domain,
 )
-from journeylens.jsontext import json_text
+from journeylens.jsontext import with_json_text
 
 __all__ = ["TOUCH_COL", "add_traffic"]
 
@@ -88,12 +88,26 @@ def add_traffic(events: ibis.Table, *, own_domains: Sequence[str] = ()) -> ibis.
     props = events.properties.cast("json")
     page = ctx["page"]
     campaign = ctx["campaign"]
-    url = ibis.coalesce(json_text(page["url"]), json_text(props["url"]))
-    search = ibis.coalesce(json_text(page["search"]), json_text(props["search"]))
-    referrer = ibis.coalesce(json_text(page["referrer"]), json_text(props["referrer"]))
-    # Each step builds on the columns of the one before instead of repeating their expressions,
-    # so the SQL spells every JSON read and regex once, however many rules use it.
-    t = events.mutate(
+    # Each JSON path is read once into a column; later steps build on columns instead of
+    # repeating expressions, so the SQL spells every JSON read and regex once.
+    t = with_json_text(
+        events,
+        **{
+            _P + "page_url": page["url"],
+            _P + "prop_url": props["url"],
+            _P + "page_search": page["search"],
+            _P + "prop_search": props["search"],
+            _P + "page_referrer": page["referrer"],
+            _P + "prop_referrer": props["referrer"],
+            _P + "c_source": campaign["source"],
+            _P + "c_medium": campaign["medium"],
+            _P + "c_name": campaign["name"],
+        },
+    )
+    url = ibis.coalesce(t[_P + "page_url"], t[_P + "prop_url"])
+    search = ibis.coalesce(t[_P + "page_search"], t[_P + "prop_search"])
+    referrer = ibis.coalesce(t[_P + "page_referrer"], t[_P + "prop_referrer"])
+    t = t.mutate(
         **{
             _P + "location": url.fill_null("") + "&" + search.fill_null(""),
             # The page's host only matters to tell a self-referral.
@@ -103,9 +117,6 @@ def add_traffic(events: ibis.Table, *, own_domains: Sequence[str] = ()) -> ibis.
                 url.lower().re_extract(HOST_PATTERN, 1).nullif(""),
             ),
             _P + "ref_host": referrer.lower().re_extract(HOST_PATTERN, 1).nullif(""),
-            _P + "c_source": json_text(campaign["source"]),
-            _P + "c_medium": json_text(campaign["medium"]),
-            _P + "c_name": json_text(campaign["name"]),
         }
     )
     location, ref_host = t[_P + "location"], t[_P + "ref_host"]

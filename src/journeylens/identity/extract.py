@@ -17,7 +17,7 @@ import ibis.expr.datatypes as dt
 
 from journeylens.errors import UnknownNameError, ValidationError
 from journeylens.identity.attach import trim_whitespace
-from journeylens.jsontext import json_text
+from journeylens.jsontext import with_json_text
 from journeylens.schema import EVENTS_SCHEMA
 from journeylens.settings import IdentitySettings
 
@@ -59,9 +59,13 @@ def extract_identifiers(events: ibis.Table, settings: IdentitySettings) -> ibis.
     parts = []
     for id_type in settings.types:
         for rank, path in enumerate(id_type.paths):
-            value = _path_value(events, path)
-            kind = ibis.ifelse(is_alias, "alias", "message") if path == "user_id" else "message"
-            parts.append(_rows(events, id_type.name, value, kind, rank))
+            source, value = _path_value(events, path)
+            kind = (
+                ibis.ifelse(source.type == "alias", "alias", "message")
+                if path == "user_id"
+                else "message"
+            )
+            parts.append(_rows(source, id_type.name, value, kind, rank))
 
     user_ids = events.filter(events.user_id.notnull()).select(
         user_id=trim_whitespace(events.user_id)
@@ -89,22 +93,25 @@ def _rows(
     ).filter(ibis._.raw_value.notnull())
 
 
-def _path_value(events: ibis.Table, path: str) -> ibis.Value:
-    """The value at ``path``: a string column, or a key path into a JSON column read as text
-    (JSON strings as they are, JSON integers as their digits, anything else null)."""
+def _path_value(events: ibis.Table, path: str) -> tuple[ibis.Table, ibis.Value]:
+    """The value at ``path`` and the table it is a column of: a string column of ``events``, or
+    a key path into a JSON column read once as text (JSON strings as they are, JSON integers as
+    their digits, anything else null)."""
     column, *keys = path.split(".")
     if column not in events.columns:
         raise UnknownNameError("events column in an identifier path", column, events.columns)
     dtype = events[column].type()
     if dtype.is_string() and not keys:
-        return events[column]
+        return events, events[column]
     if _is_json(column, dtype) and keys:
         node = events[column].cast("json")
         for key in keys:
             node = node[key]
-        text = json_text(node)
+        read = with_json_text(events, _jl_value=node)
+        text = read._jl_value
         # Identifiers are JSON strings or integers; an object or array is no identifier.
-        return ibis.ifelse(text.startswith("{") | text.startswith("["), ibis.null("string"), text)
+        value = ibis.ifelse(text.startswith("{") | text.startswith("["), ibis.null("string"), text)
+        return read, value
     raise ValidationError(
         f"Identifier path {path!r} does not lead to a value",
         received=path,
