@@ -73,6 +73,8 @@ class Stager:
         data = chunk.data.append_column(
             _ROW, pa.array(range(chunk.first_row, chunk.first_row + n), pa.int64())
         )
+        # Small record batches let DuckDB scan the chunk on every thread.
+        data = pa.Table.from_batches(data.to_batches(max_chunksize=_SCAN_BATCH_ROWS))
         self._con.register("chunk", data)
         try:
             if chunk.kind == "json":
@@ -191,6 +193,8 @@ SELECT {_ROW}, code, type, event, anonymous_id, user_id, previous_id, group_id, 
 FROM v
 """
 
+
+_SCAN_BATCH_ROWS = 16_384
 
 _NO_REJECTIONS = pa.table(
     {

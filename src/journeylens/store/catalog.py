@@ -90,7 +90,8 @@ class Catalog:
         into the text "NaN" under pandas 3; Spark 4 reads Arrow directly and keeps nulls.
         """
         if self.con.name != "pyspark":
-            return ibis.memtable(rows)
+            # Small record batches let DuckDB read the rows on every thread.
+            return ibis.memtable(pa.Table.from_batches(rows.to_batches(max_chunksize=16_384)))
         self._uploads += 1
         view = f"jl_upload_{self._uploads}"
         self.con._session.createDataFrame(rows).createOrReplaceTempView(view)
