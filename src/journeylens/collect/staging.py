@@ -74,7 +74,7 @@ class Stager:
             _ROW, pa.array(range(chunk.first_row, chunk.first_row + n), pa.int64())
         )
         # Small record batches let DuckDB scan the chunk on every thread.
-        data = pa.Table.from_batches(data.to_batches(max_chunksize=_SCAN_BATCH_ROWS))
+        data = pa.Table.from_batches(data.to_batches(max_chunksize=_SCAN_BATCH_ROWS), data.schema)
         self._con.register("chunk", data)
         try:
             if chunk.kind == "json":

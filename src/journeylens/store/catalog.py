@@ -91,7 +91,8 @@ class Catalog:
         """
         if self.con.name != "pyspark":
             # Small record batches let DuckDB read the rows on every thread.
-            return ibis.memtable(pa.Table.from_batches(rows.to_batches(max_chunksize=16_384)))
+            batches = rows.to_batches(max_chunksize=16_384)
+            return ibis.memtable(pa.Table.from_batches(batches, schema=rows.schema))
         self._uploads += 1
         view = f"jl_upload_{self._uploads}"
         self.con._session.createDataFrame(rows).createOrReplaceTempView(view)
