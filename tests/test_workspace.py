@@ -227,3 +227,39 @@ def test_bad_arguments_get_clear_errors(tmp_path):
         open_ws(settings={"ingest": {"chunk_rows": 0}})
     with pytest.raises(UnknownNameError, match="Did you mean 'events'"):
         open_ws().table("event")
+
+
+def test_a_csv_line_that_does_not_split_into_the_columns_is_quarantined(tmp_path):
+    path = tmp_path / "events.csv"
+    path.write_text(
+        "user_id,event,timestamp\n"
+        "u1,a,2026-01-01T00:00:00Z\n"
+        "u2,b,2026-01-01T00:00:00Z,surplus\n"
+        "u3,c,2026-01-01T00:00:00Z\n"
+    )
+    ws = open_ws()
+    report = ws.ingest(path)
+    assert (report.accepted, report.rejected_by_code) == (2, {"BAD_ROW": 1})
+    [bad] = ws.quarantine().to_pyarrow().to_pylist()
+    assert bad["raw"] == "u2,b,2026-01-01T00:00:00Z,surplus"
+    assert bad["row"] == 1  # the second record after the header
+
+
+def test_rows_stored_before_a_source_fails_are_kept_and_served(tmp_path):
+    path = tmp_path / "events.jsonl"
+    path.write_text("\n".join(json.dumps(msg(i)) for i in range(4)) + "\n")
+    ws = jl.Workspace.open(clock=lambda: NOW, settings={"ingest": {"chunk_rows": 2}})
+    ws.ingest(path)
+    assert ws.events().count().execute() == 4
+
+    class Messages(list):
+        """A message list whose reading fails half-way, like a file cut short."""
+
+        def __getitem__(self, item):
+            if isinstance(item, slice) and item.start >= 2:
+                raise OSError("disk went away")
+            return super().__getitem__(item)
+
+    with pytest.raises(OSError, match="disk went away"):
+        ws.ingest(Messages([msg(i) for i in range(10, 14)]))
+    assert ws.events().count().execute() == 6

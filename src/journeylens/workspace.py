@@ -154,7 +154,7 @@ class Workspace:
             received_at=self._clock(),
             mapping=dict(mapping) if mapping else None,
         )
-        rows = accepted = duplicates = rejected_count = 0
+        accepted = duplicates = rejected_count = 0
         rejections: list[Rejection] = []
         by_code: dict[str, int] = {}
         total = total_rows(source)
@@ -168,16 +168,17 @@ class Workspace:
                 duplicates += staged.repeats + staged.accepted.num_rows - added
                 rejected_count += staged.rejected.num_rows
                 self._quarantine(staged.rejected, batch_id, name, rejections, by_code)
-                rows += chunk.data.num_rows
                 progress("ingest", chunk.data.num_rows, total)
         finally:
             stager.close()
-        if accepted:
-            self._catalog.set("data_version", str(self._catalog.get_int("data_version") + 1))
+            # Chunks already stored stay stored if a later one fails (a file cut short): mark
+            # the data changed so derived tables are rebuilt over them.
+            if accepted:
+                self._catalog.set("data_version", str(self._catalog.get_int("data_version") + 1))
         return IngestReport(
             batch_id=batch_id,
             source=name,
-            rows=rows,
+            rows=accepted + duplicates + rejected_count,
             accepted=accepted,
             duplicates=duplicates,
             rejected_count=rejected_count,

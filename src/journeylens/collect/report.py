@@ -11,6 +11,7 @@ __all__ = ["REJECTION_CODES", "IngestReport", "Rejection", "rejection_message"]
 #: Every reason a row can be quarantined for, with what it means.
 REJECTION_CODES: Final[dict[str, str]] = {
     "BAD_JSON": "the row is not a JSON object",
+    "BAD_ROW": "the line does not split into the file's columns",
     "OVERSIZE": "the message is larger than ingest.max_message_bytes",
     "UNKNOWN_TYPE": "type is not one of track, identify, page, screen, group, alias",
     "WRONG_TYPE": "a field has the wrong JSON type (an object where text was expected, …)",
@@ -27,7 +28,8 @@ class Rejection(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    row: int  # 0-based position in the source (line of a JSON lines file, row of a table)
+    row: int  # 0-based position in the source (line of a JSON lines file, row of a table;
+    # a CSV record that does not split into the header's columns counts every record before it)
     field: str | None
     code: str
     message: str
@@ -71,6 +73,7 @@ class IngestReport(BaseModel):
 
 _FIX = {
     "BAD_JSON": "Send one JSON object per message (per line in a JSON lines file)",
+    "BAD_ROW": "Quote values that contain the delimiter, and give every line the header's columns",
     "OVERSIZE": "Keep each message under the limit (Segment's is 32 KB): move bulky data out of "
     "properties",
     "UNKNOWN_TYPE": "Use one of track, identify, page, screen, group, alias",

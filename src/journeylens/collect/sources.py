@@ -12,7 +12,7 @@ import gzip
 import io
 import json
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -38,6 +38,8 @@ class Chunk:
     kind: Literal["json", "table"]
     data: pa.Table  # json: one string column "raw"; table: the source's own columns
     first_row: int
+    #: CSV records that do not split into the header's columns: (0-based record, text).
+    malformed: list[tuple[int, str]] = field(default_factory=list)
 
 
 def describe_source(source: Source) -> str:
@@ -210,11 +212,22 @@ def _iter_csv(path: Path, chunk_rows: int) -> Iterator[Chunk]:
         header = next(csv.reader(fh, delimiter=delimiter), None)
     if not header:
         return
+    malformed: list[tuple[int, str]] = []
+
+    def skip_malformed(row: pacsv.InvalidRow) -> str:
+        # Kept and quarantined as BAD_ROW with the chunk being read, instead of failing the file.
+        # ``number`` is the 1-based record number, the header being record 1.
+        malformed.append((row.number - 2 if row.number is not None else -1, row.text))
+        return "skip"
+
     stream = pa.input_stream(str(path), compression="gzip" if _is_gzip(path) else None)
     reader = pacsv.open_csv(
         stream,
-        read_options=pacsv.ReadOptions(block_size=1 << 24),
-        parse_options=pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=True),
+        # One reading thread: only then does pyarrow tell a malformed record's number.
+        read_options=pacsv.ReadOptions(block_size=1 << 24, use_threads=False),
+        parse_options=pacsv.ParseOptions(
+            delimiter=delimiter, newlines_in_values=True, invalid_row_handler=skip_malformed
+        ),
         convert_options=pacsv.ConvertOptions(
             column_types=dict.fromkeys(header, pa.string()), strings_can_be_null=True
         ),
@@ -227,12 +240,14 @@ def _iter_csv(path: Path, chunk_rows: int) -> Iterator[Chunk]:
         pending_rows += batch.num_rows
         while pending_rows >= chunk_rows:
             table = pa.Table.from_batches(pending)
-            yield Chunk("table", table.slice(0, chunk_rows), first)
+            yield Chunk("table", table.slice(0, chunk_rows), first, malformed[:])
+            malformed.clear()
             first += chunk_rows
             rest = table.slice(chunk_rows)
             pending, pending_rows = rest.to_batches(), rest.num_rows
-    if pending_rows:
-        yield Chunk("table", pa.Table.from_batches(pending), first)
+    if pending_rows or malformed:
+        table = pa.Table.from_batches(pending, reader.schema)
+        yield Chunk("table", table, first, malformed[:])
 
 
 def _iter_jsonl(path: Path, chunk_rows: int) -> Iterator[Chunk]:

@@ -100,6 +100,8 @@ class Stager:
             )
         finally:
             self._con.unregister("chunk")
+        if chunk.malformed:
+            rejected = pa.concat_tables([_malformed(chunk.malformed), rejected])
         return Staged(
             accepted=accepted.cast(EVENTS_ARROW_SCHEMA), rejected=rejected, repeats=repeats
         )
@@ -205,6 +207,19 @@ _NO_REJECTIONS = pa.table(
         "raw": pa.array([], pa.string()),
     }
 )
+
+
+def _malformed(lines: list[tuple[int, str]]) -> pa.Table:
+    return pa.table(
+        {
+            "row": pa.array([n for n, _ in lines], pa.int64()),
+            "field": pa.nulls(len(lines), pa.string()),
+            "code": pa.array(["BAD_ROW"] * len(lines), pa.string()),
+            "value": pa.nulls(len(lines), pa.string()),
+            "raw": pa.array([text for _, text in lines], pa.string()),
+        }
+    )
+
 
 _ACCEPTED_SQL = f"""
 SELECT {_ROW}, message_id, type, event, anonymous_id, user_id, previous_id, group_id,
