@@ -26,11 +26,30 @@ __all__ = [
     "Normaliser",
     "Settings",
     "StageRule",
+    "StoreSettings",
 ]
 
 
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+# --------------------------------------------------------------------------- store
+
+
+_SIZE = r"^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$"
+
+
+class StoreSettings(_Frozen):
+    """How the embedded DuckDB of an on-disk workspace may use the machine."""
+
+    #: Most memory DuckDB may hold (it evicts to its file and spills to ``<file>.tmp`` beyond);
+    #: ``None`` leaves DuckDB's own default, 80% of the machine's memory.
+    memory_limit: str | None = Field(
+        "3GB", pattern=r"^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$"
+    )
+    #: Threads DuckDB may use (``None``: one per core).
+    threads: int | None = Field(None, ge=1)
 
 
 # --------------------------------------------------------------------------- ingest
@@ -269,6 +288,7 @@ class EnrichSettings(_Frozen):
 class Settings(_Frozen):
     """Everything a workspace can be told. Stored in the workspace, so reopening keeps it."""
 
+    store: StoreSettings = StoreSettings()
     ingest: IngestSettings = IngestSettings()
     identity: IdentitySettings = IdentitySettings()
     enrich: EnrichSettings = EnrichSettings()

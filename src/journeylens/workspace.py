@@ -104,6 +104,7 @@ class Workspace:
         else:
             resolved = settings if isinstance(settings, Settings) else _settings(settings)
         catalog.set("settings", resolved.model_dump_json())
+        catalog.configure(resolved.store)
         return cls(con, resolved, clock=clock or (lambda: datetime.now(UTC)))
 
     @property

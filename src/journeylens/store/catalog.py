@@ -11,7 +11,8 @@ newer journeylens is refused rather than guessed at.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Final
 
@@ -29,6 +30,7 @@ from journeylens.schema import (
     QUARANTINE_SCHEMA,
     SCHEMA_VERSION,
 )
+from journeylens.settings import StoreSettings
 
 __all__ = ["EDGE_OVERRIDES_SCHEMA", "META", "TABLES", "Catalog", "connect_duckdb"]
 
@@ -74,6 +76,21 @@ class Catalog:
         self.con = con
         self._uploads = 0
 
+    def configure(self, settings: StoreSettings) -> None:
+        """Apply the store settings to an embedded DuckDB. The memory limit only binds a
+        database on disk: an in-memory one cannot evict its tables, so it keeps DuckDB's
+        default."""
+        if self.con.name != "duckdb":
+            return
+        [(path,)] = self.con.con.execute(
+            "SELECT path FROM duckdb_databases() WHERE database_name = current_database()"
+        ).fetchall()
+        on_disk = path is not None
+        if on_disk and settings.memory_limit:
+            self.con.raw_sql(f"SET memory_limit = '{settings.memory_limit}'")
+        if settings.threads:
+            self.con.raw_sql(f"SET threads = {settings.threads}")
+
     # ------------------------------------------------------------------ tables
 
     def ensure_table(self, name: str, schema: ibis.Schema) -> None:
@@ -83,24 +100,38 @@ class Catalog:
     def table(self, name: str) -> ibis.Table:
         return self.con.table(name)
 
-    def upload(self, rows: pa.Table) -> ibis.Table:
-        """Arrow rows as a table of this backend.
+    @contextmanager
+    def uploaded(self, rows: pa.Table) -> Iterator[ibis.Table]:
+        """Arrow rows as a table of this backend, for the duration of the block.
 
-        On PySpark, Ibis's memtables go through pandas, whose string columns turn missing values
-        into the text "NaN" under pandas 3; Spark 4 reads Arrow directly and keeps nulls.
+        The rows are registered under a name of their own and dropped after the block: Ibis's
+        memtables stay registered as long as Ibis holds their expressions, which kept every
+        ingested chunk in memory. On PySpark they go in through Spark 4's Arrow reader, as
+        Ibis's pandas route turns missing strings into the text "NaN" under pandas 3.
         """
-        if self.con.name != "pyspark":
-            # Small record batches let DuckDB read the rows on every thread.
-            batches = rows.to_batches(max_chunksize=16_384)
-            return ibis.memtable(pa.Table.from_batches(batches, schema=rows.schema))
         self._uploads += 1
         view = f"jl_upload_{self._uploads}"
-        self.con._session.createDataFrame(rows).createOrReplaceTempView(view)
-        return self.con.table(view)
+        if self.con.name == "duckdb":
+            # Small record batches let DuckDB read the rows on every thread.
+            batches = rows.to_batches(max_chunksize=16_384)
+            self.con.con.register(view, pa.Table.from_batches(batches, schema=rows.schema))
+            try:
+                yield self.con.table(view)
+            finally:
+                self.con.con.unregister(view)
+        elif self.con.name == "pyspark":
+            self.con._session.createDataFrame(rows).createOrReplaceTempView(view)
+            try:
+                yield self.con.table(view)
+            finally:
+                self.con._session.catalog.dropTempView(view)
+        else:
+            yield ibis.memtable(rows)
 
     def append(self, name: str, rows: pa.Table, schema: ibis.Schema) -> None:
         """Append rows (Arrow) to a stored table, cast to its schema."""
-        self.con.insert(name, self.upload(rows.cast(schema.to_pyarrow())))
+        with self.uploaded(rows.cast(schema.to_pyarrow())) as staged:
+            self.con.insert(name, staged)
 
     def append_events(self, rows: pa.Table) -> int:
         """Insert events whose ``message_id`` is not stored yet. Returns how many were new."""
@@ -109,16 +140,19 @@ class Catalog:
         events = self.con.table("events")
         before = int(events.count().execute())
         # JSON columns travel as text: every backend reads JSON text into its own JSON type.
-        staged = self.upload(rows)
-        new = staged.anti_join(events.select("message_id"), "message_id")
-        self.con.insert("events", new.select(*EVENTS_SCHEMA.names))
+        with self.uploaded(rows) as staged:
+            new = staged.anti_join(events.select("message_id"), "message_id")
+            self.con.insert("events", new.select(*EVENTS_SCHEMA.names))
         return int(self.con.table("events").count().execute()) - before
 
     def replace(self, name: str, obj: Any, schema: ibis.Schema) -> None:
-        """Replace a derived table's contents (an Arrow table, DataFrame or Ibis expression)."""
-        expr = obj if isinstance(obj, ibis.Table) else self.upload(obj)
-        expr = expr.select(*schema.names).cast(schema)
-        self.con.create_table(name, expr, overwrite=True)
+        """Replace a derived table's contents (an Arrow table or an Ibis expression)."""
+        if isinstance(obj, ibis.Table):
+            self.con.create_table(name, obj.select(*schema.names).cast(schema), overwrite=True)
+            return
+        with self.uploaded(obj) as staged:
+            expr = staged.select(*schema.names).cast(schema)
+            self.con.create_table(name, expr, overwrite=True)
 
     # ------------------------------------------------------------------ metadata
 
