@@ -234,12 +234,17 @@ class Workspace:
         started = time.perf_counter()
         settings = self._settings.identity
         events = self._catalog.table("events")
-        raw = extract_identifiers(events, settings).to_pyarrow()
-        progress("identify", 1, 4)
-        normalised = normalise_identifiers(raw, settings)
-        progress("identify", 1, 4)
+        # The raw identifiers are passed straight on, not kept: at ten million events they are
+        # gigabytes that the resolver does not need.
+        normalised = normalise_identifiers(
+            extract_identifiers(events, settings).to_pyarrow(), settings
+        )
+        progress("identify", 2, 4)
+        blocked, table = normalised.blocked, normalised.table
+        del normalised
         overrides = self._catalog.table("edge_overrides").edge_id.to_pyarrow().to_pylist()
-        result = resolve(normalised.table, settings, invalid_edges=set(overrides))
+        result = resolve(table, settings, invalid_edges=set(overrides))
+        del table
         progress("identify", 1, 4)
         self._catalog.replace("id_map", result.id_map, ID_MAP_SCHEMA)
         self._catalog.replace("merge_log", result.merge_log, MERGE_LOG_SCHEMA)
@@ -252,7 +257,7 @@ class Workspace:
         stats = dataclasses.asdict(result.stats) | {
             "merges": result.stats.merged_edges,
             "refusals": result.stats.refusals,
-            "blocked": normalised.blocked,
+            "blocked": blocked,
         }
         stats["seconds"] = time.perf_counter() - started
         self._catalog.set("identity_stats", json.dumps(stats, default=str))
