@@ -48,6 +48,7 @@ def test_the_rich_summary_names_channels_and_stages(demo_ws):
     assert result.exit_code == 0
     assert "events by channel" in result.stdout
     assert "events by stage" in result.stdout
+    assert f"journeylens info -w {path}" in " ".join(result.stdout.split())
 
 
 def test_import_maps_columns_and_reports_rejections(tmp_path):

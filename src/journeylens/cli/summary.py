@@ -67,6 +67,11 @@ def render_workspace(console: Console, s: dict[str, Any]) -> None:
     console.print(_share_table("stage", s["stages"], s["events"]))
     if s["rejected"]:
         console.print(_share_table("rejection code", s["rejected"], s["quarantined"]))
+    if s.get("workspace"):
+        console.print(
+            f"Open it again: [bold]journeylens info -w {s['workspace']}[/], or in Python "
+            f"[bold]jl.Workspace.open({s['workspace']!r}).events()[/]"
+        )
 
 
 def render_ingest(console: Console, r: dict[str, Any]) -> None:
