@@ -111,6 +111,16 @@ def test_bad_rows_are_quarantined_with_their_payload_while_good_rows_land():
     assert {r["batch_id"] for r in rows} == {report.batch_id}
 
 
+def test_bad_rows_ingested_again_are_not_quarantined_twice():
+    ws = open_ws()
+    batch = [msg(1), {"type": "track", "event": "x"}, "{oops"]
+    ws.ingest(batch)
+    before = table_counts(ws)
+    again = ws.ingest(batch)
+    assert again.rejected_count == 2  # still reported: the caller sent them again
+    assert table_counts(ws) == before
+
+
 def test_a_file_imported_twice_adds_nothing(tmp_path):
     path = tmp_path / "events.csv"
     pd.DataFrame(

@@ -132,9 +132,11 @@ EVENTS_ARROW_SCHEMA: Final = pa.schema(
 #: Columns ``Workspace.events()`` adds to the stored ones.
 ENRICHED_COLUMNS: Final[tuple[str, ...]] = ("person_id", "channel", "session_id", "stage")
 
-#: Rows that failed validation, kept whole so nothing is lost.
+#: Rows that failed validation, kept whole so nothing is lost. ``row_key`` (a hash of source,
+#: row and raw payload) keeps a re-ingested file from quarantining its bad rows twice.
 QUARANTINE_SCHEMA: Final = ibis.schema(
     {
+        "row_key": dt.String(nullable=False),
         "batch_id": dt.String(nullable=False),
         "row": dt.int64,  # 0-based position in the source
         "field": dt.string,

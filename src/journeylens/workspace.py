@@ -206,19 +206,25 @@ class Workspace:
                 report.append(
                     Rejection(row=r["row"], field=r["field"], code=r["code"], message=message)
                 )
+        raws = [r["raw"] if r["raw"] is not None else "" for r in rows]
+        keys = [
+            hashlib.sha1(f"{source}\x1f{r['row']}\x1f{raw}".encode()).hexdigest()
+            for r, raw in zip(rows, raws, strict=True)
+        ]
         table = pa.table(
             {
+                "row_key": keys,
                 "batch_id": [batch_id] * len(rows),
                 "row": rejected.column("row"),
                 "field": rejected.column("field"),
                 "code": rejected.column("code"),
                 "message": messages,
-                "raw": [r["raw"] if r["raw"] is not None else "" for r in rows],
+                "raw": raws,
                 "source": [source] * len(rows),
                 "received_at": pa.array([self._clock()] * len(rows), pa.timestamp("us", "UTC")),
             }
         )
-        self._catalog.append("quarantine", table, QUARANTINE_SCHEMA)
+        self._catalog.append("quarantine", table, QUARANTINE_SCHEMA, key="row_key")
 
     # ------------------------------------------------------------------ identity
 

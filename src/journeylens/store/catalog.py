@@ -128,9 +128,15 @@ class Catalog:
         else:
             yield ibis.memtable(rows)
 
-    def append(self, name: str, rows: pa.Table, schema: ibis.Schema) -> None:
-        """Append rows (Arrow) to a stored table, cast to its schema."""
+    def append(
+        self, name: str, rows: pa.Table, schema: ibis.Schema, *, key: str | None = None
+    ) -> None:
+        """Append rows (Arrow) to a stored table, cast to its schema; with ``key``, only rows
+        whose key is not stored yet."""
         with self.uploaded(rows.cast(schema.to_pyarrow())) as staged:
+            if key is not None:
+                stored = self.con.table(name)
+                staged = staged.anti_join(stored.select(key), key)
             self.con.insert(name, staged)
 
     def append_events(self, rows: pa.Table) -> int:
