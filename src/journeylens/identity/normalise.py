@@ -164,9 +164,16 @@ def normalise_identifiers(raw: pa.Table, settings: IdentitySettings) -> Normalis
         if counts:
             blocked[type_name] = counts
         keep = pc.and_(pc.is_valid(indices), pc.is_null(row_reason))
-        kept = rows.filter(keep).set_column(
-            rows.column_names.index("raw_value"), "id_value", pc.take(normal, indices.filter(keep))
-        )
+        if not counts:  # nothing dropped: skip a copy of what may be millions of rows
+            kept = rows.set_column(
+                rows.column_names.index("raw_value"), "id_value", pc.take(normal, indices)
+            )
+        else:
+            kept = rows.filter(keep).set_column(
+                rows.column_names.index("raw_value"),
+                "id_value",
+                pc.take(normal, indices.filter(keep)),
+            )
         if len(id_type.paths) > 1:
             kept = _first_path(kept)
         pieces.append(kept.select(list(IDENTIFIERS_SCHEMA.names)).cast(_ARROW_SCHEMA))
