@@ -304,8 +304,7 @@ class Workspace:
             ``utm_source``, ``utm_medium``, ``utm_campaign``, ``default_channel_group``,
             ``touch_channel``, ``channel``, ``session_id`` and ``stage``.
         """
-        data_version = self._catalog.get_int("data_version")
-        if self._catalog.get("identity_version") != str(data_version):
+        if self._identities_stale():
             self.resolve_identities()
         if self._catalog.get("enriched_version") != self._derived_key():
             self.enrich()
@@ -326,6 +325,10 @@ class Workspace:
         self._catalog.set("enriched_version", self._derived_key())
         return int(self._catalog.table(_ENRICHED).count().execute())
 
+    def _identities_stale(self) -> bool:
+        """Events arrived since identities were last resolved."""
+        return self._catalog.get("identity_version") != str(self._catalog.get_int("data_version"))
+
     def _derived_key(self) -> str:
         return (
             f"{self._catalog.get_int('data_version')}:{self._catalog.get('identity_overrides')}:"
@@ -339,8 +342,9 @@ class Workspace:
         return self._catalog.table(name)
 
     def persons(self) -> ibis.Table:
-        """One row per person (``schema.PERSONS_SCHEMA``), current as of the last resolution."""
-        if self._catalog.get("identity_version") != str(self._catalog.get_int("data_version")):
+        """One row per person (``schema.PERSONS_SCHEMA``); identities are resolved first if
+        events arrived since."""
+        if self._identities_stale():
             self.resolve_identities()
         return self._catalog.table("persons")
 
@@ -355,8 +359,7 @@ class Workspace:
         return counts | {
             "schema_version": self._catalog.get_int("schema_version"),
             "identity": json.loads(stats) if stats else None,
-            "stale": self._catalog.get("identity_version")
-            != str(self._catalog.get_int("data_version")),
+            "stale": self._identities_stale(),
         }
 
 
