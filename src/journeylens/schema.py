@@ -16,7 +16,6 @@ import pyarrow as pa
 
 __all__ = [
     "CHANNELS",
-    "ENRICHED_COLUMNS",
     "EVENTS_ARROW_SCHEMA",
     "EVENTS_SCHEMA",
     "EXPLICIT_CHANNELS",
@@ -128,9 +127,6 @@ EVENTS_ARROW_SCHEMA: Final = pa.schema(
         pa.field("currency", pa.string()),
     ]
 )
-
-#: Columns ``Workspace.events()`` adds to the stored ones.
-ENRICHED_COLUMNS: Final[tuple[str, ...]] = ("person_id", "channel", "session_id", "stage")
 
 #: Rows that failed validation, kept whole so nothing is lost. ``row_key`` (a hash of source,
 #: row and raw payload) keeps a re-ingested file from quarantining its bad rows twice.
