@@ -10,7 +10,8 @@ what was wrong, the value received, what is allowed and how to fix it.
     ├── ValidationError                   INVALID_INPUT       400
     │   ├── UnknownNameError              UNKNOWN_NAME        400
     │   ├── InvalidDurationError          INVALID_DURATION    400
-    │   └── MappingError                  INVALID_MAPPING     400
+    │   ├── MappingError                  INVALID_MAPPING     400
+    │   └── SpecError                     INVALID_SPEC        400
     ├── SourceError                       INVALID_SOURCE      400
     │   └── UnsupportedFormatError        UNSUPPORTED_FORMAT  400
     └── WorkspaceError                    WORKSPACE_ERROR     409
@@ -29,6 +30,7 @@ __all__ = [
     "MappingError",
     "SchemaVersionError",
     "SourceError",
+    "SpecError",
     "UnknownNameError",
     "UnsupportedFormatError",
     "ValidationError",
@@ -111,6 +113,32 @@ class MappingError(ValidationError):
     """A column mapping for an import names columns that are missing or targets that are unknown."""
 
     code = "INVALID_MAPPING"
+
+
+class SpecError(ValidationError):
+    """An analysis spec (Python, ``--spec`` file or API body) does not validate.
+
+    ``errors`` lists each problem as ``{"field", "problem", "received"}``, the field as a dotted
+    path into the spec (``steps.1.where.0.operator``).
+    """
+
+    code = "INVALID_SPEC"
+
+    def __init__(self, analysis: str, errors: list[dict[str, Any]], *, allowed: str | None = None):
+        self.analysis = analysis
+        self.errors = errors
+        lines = "; ".join(f"{e['field'] or '(spec)'}: {e['problem']}" for e in errors)
+        super().__init__(
+            f"The {analysis} spec is not valid: {lines}",
+            allowed=allowed,
+            fix=f"Correct the fields named above; `journeylens analyze {analysis} --help-spec` "
+            "prints every field",
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        body = super().to_dict()
+        body["detail"]["errors"] = self.errors
+        return body
 
 
 class SourceError(JourneyLensError):
