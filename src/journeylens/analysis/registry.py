@@ -35,6 +35,8 @@ class Analysis:
         run: the pure function ``run(events, spec) -> Result``.
         title: a short human title ("Funnel").
         summary: one sentence saying what question it answers.
+        example: a small valid spec as JSON values, shown by ``--example`` and the API docs and
+            run by the contract tests (on the simulator's data and on an empty table).
     """
 
     name: str
@@ -42,6 +44,7 @@ class Analysis:
     run: Callable[[ibis.Table, Any], Result]
     title: str
     summary: str
+    example: Mapping[str, Any]
 
 
 _REGISTRY: dict[str, Analysis] = {}

@@ -1,4 +1,4 @@
-"""``journeylens`` command line: demo, import, resolve, info.
+"""``journeylens`` command line: demo, import, resolve, info, analyze.
 
 Every command prints a rich summary, or with ``--json`` one JSON document on stdout for scripts.
 Exit codes: 0 success, 1 a journeylens error (message on stderr), 2 bad usage (typer's own).
@@ -17,8 +17,14 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from journeylens.cli.summary import render_ingest, render_workspace, workspace_summary
-from journeylens.errors import JourneyLensError
+from journeylens.cli.summary import (
+    render_analyses,
+    render_ingest,
+    render_result,
+    render_workspace,
+    workspace_summary,
+)
+from journeylens.errors import JourneyLensError, ValidationError
 
 __all__ = ["app"]
 
@@ -158,19 +164,85 @@ def resolve(workspace: WorkspaceOpt = Path("jl-data"), as_json: JsonOpt = False)
 @app.command()
 def info(workspace: WorkspaceOpt = Path("jl-data"), as_json: JsonOpt = False) -> None:
     """Show what the workspace holds: events, persons, channels, stages, merges, rejections."""
-    from journeylens.errors import WorkspaceError
-    from journeylens.workspace import Workspace
-
     with _errors():
-        if not workspace.exists():
-            raise WorkspaceError(
-                f"No workspace at {str(workspace)!r}",
-                fix="Create one: `journeylens import FILE -w PATH` or `journeylens demo -w PATH`",
-            )
-        ws = Workspace.open(workspace)
+        ws = _open_existing(workspace)
         summary = workspace_summary(ws) | {"workspace": str(workspace)}
         ws.close()
     _emit(summary, as_json, render_workspace)
+
+
+@app.command()
+def analyze(
+    name: Annotated[
+        str | None, typer.Argument(help="The analysis, e.g. funnel; leave out to list them.")
+    ] = None,
+    spec: Annotated[
+        str | None,
+        typer.Option("--spec", "-s", help="Spec as a JSON file, '-' for stdin, or JSON text."),
+    ] = None,
+    workspace: WorkspaceOpt = Path("jl-data"),
+    example: Annotated[
+        bool, typer.Option("--example", help="Print an example spec and exit.")
+    ] = False,
+    figure: Annotated[
+        Path | None, typer.Option("--figure", help="Also write the figure as an HTML file.")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Run an analysis over the workspace's events: `journeylens analyze funnel --spec f.json`."""
+    from journeylens.analysis import analyses, get_analysis, parse_spec
+
+    with _errors():
+        if name is None:
+            listing = {a.name: {"title": a.title, "summary": a.summary} for a in analyses()}
+            _emit({"analyses": listing}, as_json, render_analyses)
+            return
+        found = get_analysis(name)
+        if example:
+            sys.stdout.write(json.dumps(dict(found.example), indent=2) + "\n")
+            return
+        if spec is None:
+            raise ValidationError(
+                f"The {name} analysis needs a spec",
+                fix=f"Pass --spec FILE (see `journeylens analyze {name} --example`)",
+            )
+        parsed = parse_spec(name, _read_spec(spec))
+        ws = _open_existing(workspace)
+        try:
+            result = found.run(ws.events(), parsed)
+            if figure is not None:
+                result.figure().write_html(figure, include_plotlyjs=True)
+        finally:
+            ws.close()
+    _emit(result.to_dict() | {"analysis": name}, as_json, lambda c, _: render_result(c, result))
+
+
+def _read_spec(spec: str) -> str:
+    from journeylens.errors import SourceError
+
+    if spec == "-":
+        return sys.stdin.read()
+    if spec.lstrip().startswith("{"):
+        return spec
+    path = Path(spec)
+    if not path.is_file():
+        raise SourceError(
+            f"No spec file at {spec!r}",
+            fix="Pass the path of a JSON file, '-' to read stdin, or the JSON text itself",
+        )
+    return path.read_text()
+
+
+def _open_existing(workspace: Path):
+    from journeylens.errors import WorkspaceError
+    from journeylens.workspace import Workspace
+
+    if not workspace.exists():
+        raise WorkspaceError(
+            f"No workspace at {str(workspace)!r}",
+            fix="Create one: `journeylens import FILE -w PATH` or `journeylens demo -w PATH`",
+        )
+    return Workspace.open(workspace)
 
 
 def _parse_mapping(items: list[str]) -> dict[str, str]:

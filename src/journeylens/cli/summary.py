@@ -2,14 +2,27 @@
 
 from __future__ import annotations
 
+import math
+import numbers
 from typing import Any
 
+import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
+from journeylens.analysis import Result
 from journeylens.workspace import Workspace
 
-__all__ = ["render_ingest", "render_workspace", "workspace_summary"]
+#: Rows of a result table the terminal shows; --json has them all.
+_SHOWN_ROWS = 40
+
+__all__ = [
+    "render_analyses",
+    "render_ingest",
+    "render_result",
+    "render_workspace",
+    "workspace_summary",
+]
 
 
 def workspace_summary(ws: Workspace) -> dict[str, Any]:
@@ -106,4 +119,37 @@ def _fmt(value: Any) -> str:
         return ", ".join(
             f"{k}={v:,}" if isinstance(v, int) else f"{k}={v}" for k, v in value.items()
         )
-    return f"{value:,}" if isinstance(value, int) else str(value)
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        return f"{value:,}"
+    if isinstance(value, numbers.Real) and not isinstance(value, bool):
+        return "" if math.isnan(value) else f"{value:,.4g}"
+    return "" if value is None or value is pd.NaT else str(value)
+
+
+def render_analyses(console: Console, data: dict[str, Any]) -> None:
+    table = Table(title="analyses", title_justify="left")
+    table.add_column("name", style="bold")
+    table.add_column("what it answers")
+    for name, about in data["analyses"].items():
+        table.add_row(name, about["summary"])
+    console.print(table)
+    console.print(
+        "Run one: [bold]journeylens analyze NAME --spec spec.json[/] "
+        "(an example spec: [bold]journeylens analyze NAME --example[/])"
+    )
+
+
+def render_result(console: Console, result: Result) -> None:
+    frame = result.to_frame()
+    table = Table(title_justify="left")
+    for column in frame.columns:
+        table.add_column(
+            str(column), justify="right" if frame[column].dtype.kind in "iuf" else "left"
+        )
+    for row in frame.head(_SHOWN_ROWS).itertuples(index=False):
+        table.add_row(*(_fmt(value) for value in row))
+    console.print(table)
+    if len(frame) > _SHOWN_ROWS:
+        console.print(f"[dim]{len(frame) - _SHOWN_ROWS:,} more rows; --json prints them all[/]")
+    for warning in result.warnings:
+        console.print(f"[yellow]warning[/] [dim]{warning.code}[/] {warning.message}")
