@@ -32,7 +32,7 @@ __all__ = [
 ]
 
 #: Bumped whenever a stored table changes layout; ``store.migrations`` upgrades older workspaces.
-SCHEMA_VERSION: Final = 1
+SCHEMA_VERSION: Final = 2
 
 MessageType = Literal["track", "identify", "page", "screen", "group", "alias"]
 MESSAGE_TYPES: Final[tuple[str, ...]] = ("track", "identify", "page", "screen", "group", "alias")

@@ -5,6 +5,9 @@ interfaces): it reads sources and writes the
 append-only ``events`` table (``ingest``), runs identity resolution and stores its outputs
 (``resolve_identities``), and serves the enriched events every analysis reads (``events``).
 Derived tables are rebuilt when the data under them changed, so ``events()`` is always current.
+Saved segments keep a segment's definition (a rule, or RFM segment names) under a name; their
+members are recomputed from ``events()`` on every read (``save_segment``, ``segments``,
+``segment_members``, ``delete_segment``).
 """
 
 from __future__ import annotations
@@ -17,12 +20,16 @@ import uuid
 from collections.abc import Callable, Collection, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import ibis
 import pyarrow as pa
 from ibis.backends import BaseBackend
 
+from journeylens.analysis.base import Spec
+from journeylens.analysis.registry import validate_spec
+from journeylens.analysis.rfm import RFMSegmentSpec, rfm_members
+from journeylens.analysis.segments import SegmentResult, SegmentSpec, segment
 from journeylens.collect.report import IngestReport, Rejection, rejection_message
 from journeylens.collect.sources import Source, describe_source, iter_chunks, total_rows
 from journeylens.collect.staging import Stager
@@ -348,6 +355,78 @@ class Workspace:
             self.resolve_identities()
         return self._catalog.table("persons")
 
+    # ------------------------------------------------------------------ saved segments
+
+    def save_segment(
+        self,
+        name: str,
+        spec: Spec | Mapping[str, Any] | str,
+        *,
+        analysis: SegmentAnalysis = "segment",
+    ) -> Spec:
+        """Save a segment under ``name`` (a segment of that name is replaced).
+
+        ``analysis`` says what kind of segment ``spec`` describes: ``"segment"``, a rule
+        segment (``SegmentSpec``), or ``"rfm"``, the customers in some RFM segments
+        (``RFMSegmentSpec``). ``spec`` is the spec, its JSON values or JSON text; it is validated
+        now. With no ``as_of`` the segment rolls: "the last 7 days" are those before the latest
+        event at each read.
+
+        Returns:
+            The validated spec.
+
+        >>> ws = Workspace.open()
+        >>> rule = {"kind": "event", "event": "Order Completed", "within": "30d"}
+        >>> ws.save_segment("recent buyers", {"rule": rule}).rule.within.days
+        30
+        >>> ws.save_segment("at risk", {"segments": ["At Risk"]}, analysis="rfm").segments
+        ('At Risk',)
+        >>> [s["name"] for s in ws.segments()]
+        ['at risk', 'recent buyers']
+        """
+        if not isinstance(name, str) or not name.strip() or len(name) > 200:
+            raise ValidationError(
+                "A segment name must be non-empty text of at most 200 characters",
+                received=name,
+                fix="Name the segment, e.g. 'cart abandoners'",
+            )
+        if analysis not in _SEGMENT_KINDS:
+            raise UnknownNameError("segment analysis", analysis, _SEGMENT_KINDS)
+        parsed = _segment_spec(analysis, spec)
+        self._catalog.save_segment(name, analysis, parsed.model_dump_json(), self._clock())
+        return parsed
+
+    def segments(self) -> list[dict[str, Any]]:
+        """The saved segments, sorted by name.
+
+        Returns:
+            One dict per segment: ``name``, ``analysis`` (``"segment"`` or ``"rfm"``), ``spec``
+            (its JSON values) and ``saved_at`` (UTC datetime).
+        """
+        return [
+            row | {"spec": json.loads(row["spec"]), "saved_at": _utc(row["saved_at"])}
+            for row in self._catalog.saved_segments()
+        ]
+
+    def segment_members(self, name: str) -> SegmentResult:
+        """Recompute the members of the segment saved as ``name`` from ``events()``.
+
+        Returns:
+            The ``SegmentResult``: ``person_ids``, ``count``, ``persons``, ``share``, ``as_of``.
+        """
+        saved = {row["name"]: row for row in self._catalog.saved_segments()}
+        if name not in saved:
+            raise UnknownNameError("segment", name, saved)
+        spec_class, members = _SEGMENT_KINDS[saved[name]["analysis"]]
+        return members(self.events(), spec_class.model_validate_json(saved[name]["spec"]))
+
+    def delete_segment(self, name: str) -> None:
+        """Forget the segment saved as ``name``."""
+        known = {row["name"] for row in self._catalog.saved_segments()}
+        if name not in known:
+            raise UnknownNameError("segment", name, known)
+        self._catalog.delete_segment(name)
+
     def quarantine(self) -> ibis.Table:
         """Every rejected row with its reason and raw payload (``schema.QUARANTINE_SCHEMA``)."""
         return self._catalog.table("quarantine")
@@ -361,6 +440,26 @@ class Workspace:
             "identity": json.loads(stats) if stats else None,
             "stale": self._identities_stale(),
         }
+
+
+#: What a saved segment can be: analysis name -> (spec class, members function).
+SegmentAnalysis = Literal["segment", "rfm"]
+_SEGMENT_KINDS: dict[str, tuple[type[Spec], Callable[[ibis.Table, Any], SegmentResult]]] = {
+    "segment": (SegmentSpec, segment),
+    "rfm": (RFMSegmentSpec, rfm_members),
+}
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    """Spark hands timestamps back without a zone; they are UTC."""
+    if moment is None or moment.tzinfo is not None:
+        return moment
+    return moment.replace(tzinfo=UTC)
+
+
+def _segment_spec(analysis: str, spec: Spec | Mapping[str, Any] | str) -> Spec:
+    """``spec`` validated as the spec of a saved ``analysis`` segment; problems as SpecError."""
+    return validate_spec(_SEGMENT_KINDS[analysis][0], spec, label=analysis)
 
 
 def _settings(values: Mapping[str, Any]) -> Settings:

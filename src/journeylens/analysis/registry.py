@@ -11,7 +11,7 @@ import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from importlib.metadata import entry_points
-from typing import Any
+from typing import Any, TypeVar
 
 import ibis
 import pydantic
@@ -19,9 +19,19 @@ import pydantic
 from journeylens.analysis.base import Result, Spec
 from journeylens.errors import SpecError, UnknownNameError, ValidationError
 
-__all__ = ["Analysis", "analyses", "get_analysis", "parse_spec", "register", "run_analysis"]
+__all__ = [
+    "Analysis",
+    "analyses",
+    "get_analysis",
+    "parse_spec",
+    "register",
+    "run_analysis",
+    "validate_spec",
+]
 
 _ENTRY_POINT_GROUP = "journeylens.analyses"
+
+S = TypeVar("S", bound=Spec)
 
 
 @dataclass(frozen=True)
@@ -87,29 +97,38 @@ def get_analysis(name: str) -> Analysis:
 
 
 def parse_spec(analysis: str, spec: Spec | Mapping[str, Any] | str) -> Spec:
-    """Validate a spec given as an instance, a mapping (an API body) or JSON text (a file).
+    """Validate a spec for the analysis ``analysis`` given as an instance, a mapping (an API
+    body) or JSON text (a file).
 
     Returns:
-        The analysis's spec instance. Every problem is reported at once as a ``SpecError``
-        whose ``errors`` name the field path, the problem and the value received.
+        The analysis's spec instance (see ``validate_spec`` for how problems are reported).
     """
-    cls = get_analysis(analysis).spec
+    return validate_spec(get_analysis(analysis).spec, spec, label=analysis)
+
+
+def validate_spec(cls: type[S], spec: Spec | Mapping[str, Any] | str, *, label: str) -> S:
+    """Validate ``spec`` as a ``cls``; ``label`` names the analysis in error messages.
+
+    Returns:
+        The ``cls`` instance. Every problem is reported at once as a ``SpecError`` whose
+        ``errors`` name the field path, the problem and the value received.
+    """
     if isinstance(spec, cls):
         return spec
     if isinstance(spec, Spec):
-        raise SpecError(analysis, [_problem((), f"expected a {cls.__name__}", type(spec).__name__)])
+        raise SpecError(label, [_problem((), f"expected a {cls.__name__}", type(spec).__name__)])
     if isinstance(spec, str):
         try:
             spec = json.loads(spec)
         except json.JSONDecodeError as exc:
-            raise SpecError(analysis, [_problem((), f"not valid JSON ({exc})", spec)]) from exc
+            raise SpecError(label, [_problem((), f"not valid JSON ({exc})", spec)]) from exc
     if not isinstance(spec, Mapping):
-        raise SpecError(analysis, [_problem((), "must be a JSON object", spec)])
+        raise SpecError(label, [_problem((), "must be a JSON object", spec)])
     try:
         return cls.model_validate(dict(spec))
     except pydantic.ValidationError as exc:
         problems = [_problem(e["loc"], e["msg"], e.get("input")) for e in exc.errors()]
-        raise SpecError(analysis, problems) from exc
+        raise SpecError(label, problems) from exc
 
 
 def run_analysis(name: str, events: ibis.Table, spec: Spec | Mapping[str, Any] | str) -> Result:

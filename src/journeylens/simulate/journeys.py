@@ -6,7 +6,9 @@ Within a web/app visit the events follow the e-commerce v2 order: page views (th
 carries ``context.campaign`` and the referrer), ``Product Viewed`` (the first one is the product
 the visit is about), then — as far as the visit gets — ``Product Added``, ``Cart Viewed``,
 ``Checkout Started``, ``Order Completed``. ``Element Clicked`` events land around fixed element
-positions per page (:data:`ELEMENTS`), so click heatmaps have real hot spots.
+positions per page (:data:`ELEMENTS`), so click heatmaps have real hot spots, and a fifth to a
+third of web page views report a ``Page Scrolled`` event (``path``, ``depth_percent``: the deepest
+point reached) whose depth depends on the page (:data:`SCROLL_DEPTH`).
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from journeylens.simulate.vocab import PAGES, PRODUCTS, SCREENS, SITE
 
 __all__ = [
     "ELEMENTS",
+    "SCROLL_DEPTH",
     "VisitIds",
     "page_object",
     "product_fields",
@@ -64,6 +67,16 @@ ELEMENTS: dict[str, tuple[tuple[str, float, float, float], ...]] = {
     ),
     "Account": (("button.save", 0.5, 640, 0.03),),
     "Help": (("a.contact-us", 0.5, 300, 0.05), ("details.faq", 0.5, 700, 0.1)),
+}
+#: Scroll depth per page name: (share of views that report a scroll, mean depth as a share of
+#: the page). Depths are Beta-distributed around the mean.
+SCROLL_DEPTH: dict[str, tuple[float, float]] = {
+    "Home": (0.35, 0.6),
+    "Search": (0.3, 0.45),
+    "Category": (0.35, 0.7),
+    "Product": (0.3, 0.55),
+    "Account": (0.2, 0.3),
+    "Help": (0.25, 0.8),
 }
 _VIEWPORTS = {0: ((1440, 900), (1920, 1080), (1366, 768)), 1: ((390, 844), (412, 915))}
 _PAGE_NAMES = [p[0] for p in PAGES]
@@ -234,7 +247,11 @@ def _page_views(pop, v: Visits, ids: VisitIds, visits, kind: int, rng) -> list[B
             **fields,
         )
     ]
-    return blocks + _clicks(pop, v, ids, rows, page, path, ts, rng)
+    return (
+        blocks
+        + _clicks(pop, v, ids, rows, page, path, ts, rng)
+        + _scrolls(v, ids, rows, page, path, ts, rng)
+    )
 
 
 def _product_views(pop, v: Visits, ids: VisitIds, visits, kind: int, rng) -> list[Block]:
@@ -278,7 +295,9 @@ def _product_views(pop, v: Visits, ids: VisitIds, visits, kind: int, rng) -> lis
         properties=props,
         **row_fields(v, ids, rows),
     )
-    return [block, *_clicks(pop, v, ids, rows, np.full(len(rows), 3), path, ts, rng)]
+    page = np.full(len(rows), 3)
+    clicks = _clicks(pop, v, ids, rows, page, path, ts, rng)
+    return [block, *clicks, *_scrolls(v, ids, rows, page, path, ts, rng)]
 
 
 def _clicks(pop, v: Visits, ids: VisitIds, rows, page, path, ts, rng) -> list[Block]:
@@ -331,6 +350,37 @@ def _clicks(pop, v: Visits, ids: VisitIds, rows, page, path, ts, rng) -> list[Bl
             event="Element Clicked",
             timestamp_us=when,
             context=ctx,
+            delay="web",
+            properties=props,
+            **row_fields(v, ids, visit),
+        )
+    ]
+
+
+def _scrolls(v: Visits, ids: VisitIds, rows, page, path, ts, rng) -> list[Block]:
+    """``Page Scrolled`` events after page views (see :data:`SCROLL_DEPTH`)."""
+    # A child generator: scrolls were added later, and drawing them from ``rng`` itself would
+    # change every click, order and message generated after them.
+    rng = rng.spawn(1)[0]
+    names = np.array(_PAGE_NAMES, dtype=object)[page]
+    share = np.zeros(len(rows))
+    mean = np.full(len(rows), 0.5)
+    for name, (reports, depth) in SCROLL_DEPTH.items():
+        share[names == name], mean[names == name] = reports, depth
+    keep = rng.random(len(rows)) < share
+    src = np.flatnonzero(keep)
+    # Beta(4m, 4(1 - m)) has mean m and leaves room for both skimmers and readers.
+    depth = np.rint(100 * rng.beta(4 * mean[src], 4 * (1 - mean[src]))).astype(np.int64)
+    props = json_object(
+        [field_str("path", path.take(pa.array(src))), field_num("depth_percent", depth)], len(src)
+    )
+    visit = rows[src]
+    return [
+        Block(
+            type="track",
+            event="Page Scrolled",
+            timestamp_us=ts[src] + rng.integers(5 * S, 40 * S, len(src)),
+            context=visit_context(ids, visit, []),
             delay="web",
             properties=props,
             **row_fields(v, ids, visit),

@@ -3,7 +3,8 @@
 ``jl_meta`` is a key/value table: ``schema_version``, ``settings`` (JSON), and the version
 counters that say whether derived tables are stale (``data_version`` bumps on every ingest that
 adds rows, ``identity_version`` records the data version identities were resolved at,
-``enriched_version`` the one ``events_enriched`` was built at).
+``enriched_version`` the one ``events_enriched`` was built at). ``segments`` holds saved segments
+(schema version 2).
 
 Migrations are functions from version N to N+1, applied in order on open; a workspace written by a
 newer journeylens is refused rather than guessed at.
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Final
 
@@ -32,7 +34,14 @@ from journeylens.schema import (
 )
 from journeylens.settings import StoreSettings
 
-__all__ = ["EDGE_OVERRIDES_SCHEMA", "META", "TABLES", "Catalog", "connect_duckdb"]
+__all__ = [
+    "EDGE_OVERRIDES_SCHEMA",
+    "META",
+    "SEGMENTS_SCHEMA",
+    "TABLES",
+    "Catalog",
+    "connect_duckdb",
+]
 
 META: Final = "jl_meta"
 _META_SCHEMA: Final = ibis.schema({"key": dt.String(nullable=False), "value": dt.string})
@@ -40,6 +49,17 @@ _META_SCHEMA: Final = ibis.schema({"key": dt.String(nullable=False), "value": dt
 #: Edges a user invalidated (unmerge); resolution skips them until they are restored.
 EDGE_OVERRIDES_SCHEMA: Final = ibis.schema(
     {"edge_id": dt.String(nullable=False), "reason": dt.string, "created_at": dt.Timestamp("UTC")}
+)
+
+#: Saved segments: a name, the analysis that computes its members and that analysis's spec as
+#: JSON; members are recomputed on demand, never stored.
+SEGMENTS_SCHEMA: Final = ibis.schema(
+    {
+        "name": dt.String(nullable=False),
+        "analysis": dt.string,
+        "spec": dt.string,
+        "saved_at": dt.Timestamp("UTC"),
+    }
 )
 
 #: ``events`` keeps its JSON columns as text: it is append-only and read through
@@ -64,8 +84,12 @@ def _create_v1(catalog: Catalog) -> None:
         catalog.ensure_table(name, schema)
 
 
+def _add_segments_v2(catalog: Catalog) -> None:
+    catalog.ensure_table("segments", SEGMENTS_SCHEMA)
+
+
 #: migrations[i] upgrades a workspace from version i to i + 1.
-_MIGRATIONS: Final[list[Callable[[Catalog], None]]] = [_create_v1]
+_MIGRATIONS: Final[list[Callable[[Catalog], None]]] = [_create_v1, _add_segments_v2]
 assert len(_MIGRATIONS) == SCHEMA_VERSION
 
 
@@ -159,6 +183,28 @@ class Catalog:
         with self.uploaded(obj) as staged:
             expr = staged.select(*schema.names).cast(schema)
             self.con.create_table(name, expr, overwrite=True)
+
+    # ------------------------------------------------------------------ saved segments
+
+    def saved_segments(self) -> list[dict[str, Any]]:
+        """Every saved segment as ``{name, analysis, spec, saved_at}``, sorted by name."""
+        table = self.con.table("segments")
+        return table.order_by("name").to_pyarrow().to_pylist()
+
+    def save_segment(self, name: str, analysis: str, spec: str, saved_at: datetime) -> None:
+        """Store a segment under ``name``, replacing one saved under the same name."""
+        rows = [r for r in self.saved_segments() if r["name"] != name]
+        rows.append({"name": name, "analysis": analysis, "spec": spec, "saved_at": saved_at})
+        self._write_segments(rows)
+
+    def delete_segment(self, name: str) -> None:
+        """Forget the segment saved under ``name`` (nothing happens if there is none)."""
+        self._write_segments([r for r in self.saved_segments() if r["name"] != name])
+
+    def _write_segments(self, rows: list[dict[str, Any]]) -> None:
+        # A handful of rows: rewrite the table whole, which every backend can do.
+        table = pa.Table.from_pylist(rows, schema=SEGMENTS_SCHEMA.to_pyarrow())
+        self.replace("segments", table, SEGMENTS_SCHEMA)
 
     # ------------------------------------------------------------------ metadata
 
