@@ -7,6 +7,13 @@ Importing this package registers every built-in analysis in
 from journeylens.analysis.base import AnalysisWarning, Result, Spec
 from journeylens.analysis.clusters import ClustersResult, ClustersSpec, clusters
 from journeylens.analysis.filters import PropertyFilter
+from journeylens.analysis.funnel import (
+    FunnelResult,
+    FunnelSpec,
+    FunnelStep,
+    funnel,
+    funnel_actors,
+)
 from journeylens.analysis.heatmap import HeatmapResult, HeatmapSpec, heatmap
 from journeylens.analysis.journey_map import JourneyMapResult, JourneyMapSpec, journey_map
 from journeylens.analysis.lifecycle import LifecycleResult, LifecycleSpec, lifecycle
@@ -32,6 +39,9 @@ __all__ = [
     "AnalysisWarning",
     "ClustersResult",
     "ClustersSpec",
+    "FunnelResult",
+    "FunnelSpec",
+    "FunnelStep",
     "HeatmapResult",
     "HeatmapSpec",
     "JourneyMapResult",
@@ -59,6 +69,8 @@ __all__ = [
     "TrendsSpec",
     "analyses",
     "clusters",
+    "funnel",
+    "funnel_actors",
     "get_analysis",
     "heatmap",
     "journey_map",

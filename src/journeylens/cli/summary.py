@@ -141,11 +141,11 @@ def render_analyses(console: Console, data: dict[str, Any]) -> None:
 
 def render_result(console: Console, result: Result) -> None:
     frame = result.to_frame()
+    frame = frame.loc[:, [c for c in frame.columns if not frame[c].isna().all()] or frame.columns]
     table = Table(title_justify="left")
     for column in frame.columns:
-        table.add_column(
-            str(column), justify="right" if frame[column].dtype.kind in "iuf" else "left"
-        )
+        numeric = frame[column].dtype.kind in "iuf"
+        table.add_column(str(column), justify="right" if numeric else "left", overflow="fold")
     for row in frame.head(_SHOWN_ROWS).itertuples(index=False):
         table.add_row(*(_fmt(value) for value in row))
     console.print(table)
