@@ -96,10 +96,9 @@ def main() -> None:
         stats = ws.resolve_identities()
         events = ws.events().select("message_id", "person_id").to_pyarrow()
         id_map = ws.table("id_map").to_pyarrow()
-        identifiers = normalise_identifiers(
-            extract_identifiers(ws.table("events"), ws.settings.identity).to_pyarrow(),
-            ws.settings.identity,
-        ).table
+        # Per message, not collapsed: the linkable truth joins each message's own identifiers.
+        raw = extract_identifiers(ws.table("events"), ws.settings.identity, collapse=False)
+        identifiers = normalise_identifiers(raw.to_pyarrow(), ws.settings.identity).table
         ws.close()
 
     truth = sim.truth.messages

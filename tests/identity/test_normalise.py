@@ -182,9 +182,25 @@ def test_the_first_path_whose_value_survives_wins():
     ) == [("m1", "b@x.io"), ("m2", "a@x.io")]
 
 
-def test_the_output_has_the_identifiers_layout():
+def test_the_output_has_the_identifiers_layout_and_a_weight():
     out = normalise_identifiers(raw(("m1", "user_id", "u1")), DEFAULT)
-    assert out.table.column_names == ["message_id", "timestamp", "id_type", "id_value", "edge_kind"]
+    assert out.table.column_names == [
+        "message_id",
+        "timestamp",
+        "id_type",
+        "id_value",
+        "edge_kind",
+        "weight",
+    ]
+    assert out.table.column("weight").to_pylist() == [1]
+
+
+def test_blocked_counts_add_up_the_weights_of_collapsed_rows():
+    table = raw(("m1", "user_id", "null"), ("m2", "user_id", None), ("m3", "user_id", "u1"))
+    table = table.append_column("weight", pa.array([5, 2, 7], pa.int64()))
+    out = normalise_identifiers(table, DEFAULT)
+    assert out.blocked == {"user_id": {"blocked_value": 5, "missing": 2}}
+    assert out.table.column("weight").to_pylist() == [7]
 
 
 def test_an_identifier_type_missing_from_settings_is_a_clear_error():

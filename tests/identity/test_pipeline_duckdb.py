@@ -125,6 +125,53 @@ def test_extract_reads_json_columns_stored_as_plain_strings(con):
     }
 
 
+def test_extract_collapses_alike_messages_into_their_first_with_a_weight(con):
+    rows = [
+        event("m3", 2, anonymous_id="a1"),
+        event("m1", 5, anonymous_id="a1"),
+        event("m2", 2, anonymous_id="a1"),  # ties with m3 on time: the smaller id names the group
+        event("m4", 0, anonymous_id="a1", user_id="u1"),
+    ]
+    table = con.create_table("alike", pa.Table.from_pylist(rows, schema=EVENTS_ARROW_SCHEMA))
+    got = {
+        (r["message_id"], r["id_type"], r["raw_value"], r["weight"])
+        for r in extract_identifiers(table, DEFAULT).to_pyarrow().to_pylist()
+    }
+    assert got == {
+        ("m2", "anonymous_id", "a1", 3),
+        ("m4", "anonymous_id", "a1", 1),
+        ("m4", "user_id", "u1", 1),
+    }
+    per_message = extract_identifiers(table, DEFAULT, collapse=False).to_pyarrow()
+    assert per_message.num_rows == 5
+    assert set(per_message.column("weight").to_pylist()) == {1}
+
+
+def test_collapsed_and_per_message_identifiers_resolve_alike(con):
+    repeated = [
+        {**e, "message_id": f"{e['message_id']}r{k}", "timestamp": e["timestamp"] + shift}
+        for k, shift in enumerate((timedelta(0), timedelta(minutes=-30), timedelta(hours=1)))
+        for e in EVENTS
+    ]
+    table = con.create_table(
+        "repeated", pa.Table.from_pylist(EVENTS + repeated, schema=EVENTS_ARROW_SCHEMA)
+    )
+    results = []
+    for collapse in (True, False):
+        raw = extract_identifiers(table, DEFAULT, collapse=collapse).to_pyarrow()
+        normal = normalise_identifiers(raw, DEFAULT)
+        res = resolve(normal.table, DEFAULT)
+        results.append(
+            (
+                normal.blocked,
+                res.stats,
+                res.id_map.sort_by([("id_type", "ascending"), ("id_value", "ascending")]),
+                res.merge_log.sort_by("edge_id"),
+            )
+        )
+    assert results[0] == results[1]
+
+
 def test_an_identifier_path_into_an_unknown_column_is_a_clear_error(events):
     bad = IdentitySettings(
         types=(
@@ -175,6 +222,19 @@ def test_build_persons_keeps_the_newest_trait_and_counts(con, events):
     lonely = rows["m_m6"]
     assert (lonely["identifier_count"], lonely["user_id"], lonely["message_count"]) == (0, None, 1)
     assert len(rows) == res.stats.persons + 1  # every resolved person, and m6's own
+
+
+def test_a_repeated_trait_document_counts_at_its_newest_occurrence(con):
+    free, pro = {"traits": {"plan": "free"}}, {"traits": {"plan": "pro"}}
+    rows = [
+        event("m1", 0, anonymous_id="a1", context=free),
+        event("m2", 1, anonymous_id="a1", context=pro),
+        event("m3", 2, anonymous_id="a1", context=free),
+    ]
+    table = con.create_table("repeats", pa.Table.from_pylist(rows, schema=EVENTS_ARROW_SCHEMA))
+    _, id_map = _resolved(con, table)
+    persons = build_persons(attach_person(table, id_map, DEFAULT), id_map).to_pylist()
+    assert [json.loads(p["traits"]) for p in persons] == [{"plan": "free"}]
 
 
 def test_attach_person_rejects_a_normaliser_sql_cannot_apply(events):

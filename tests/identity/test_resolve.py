@@ -373,9 +373,29 @@ def test_an_unknown_edge_kind_is_a_clear_error():
         resolve(ids(("m1", 1, "user_id", "u1", "merge")), DEFAULT)
 
 
+def test_a_weighted_row_counts_as_that_many_messages():
+    # As the contested tablet above, with u1's three logins collapsed into one row of weight 3.
+    table = ids(
+        ("m1", 1, "anonymous_id", "a1"),
+        ("m1", 1, "user_id", "u2"),
+        ("m2", 2, "anonymous_id", "a1"),
+        ("m2", 2, "user_id", "u1"),
+    ).append_column("weight", pa.array([1, 1, 3, 3], pa.int64()))
+    res = resolve(table, DEFAULT)
+    assert same(res, A1, U1)
+    assert outcome_of(res, U2, A1) == "refused_conflicting_user_id"
+
+
+def test_a_weight_below_one_is_a_clear_error():
+    table = ids(("m1", 1, "user_id", "u1")).append_column("weight", pa.array([0], pa.int64()))
+    with pytest.raises(ValidationError, match="weight"):
+        resolve(table, DEFAULT)
+
+
 def test_an_empty_table_gives_empty_results():
-    res = resolve(ids(), DEFAULT)
-    assert res.id_map.num_rows == res.merge_log.num_rows == res.stats.persons == 0
+    for table in (ids(), ids().append_column("weight", pa.array([], pa.int64()))):
+        res = resolve(table, DEFAULT)
+        assert res.id_map.num_rows == res.merge_log.num_rows == res.stats.persons == 0
 
 
 # --------------------------------------------------------------------------- properties
@@ -442,6 +462,34 @@ def test_the_fast_path_gives_exactly_what_the_greedy_gives(messages, data):
     greedy = resolve(table, TIGHT, invalid_edges=invalid, strategy="greedy")
     assert _canonical(fast) == _canonical(greedy)
     assert fast.stats.outcomes == greedy.stats.outcomes
+
+
+def _collapsed(table: pa.Table) -> pa.Table:
+    """Messages with the same rows as one row set of the first of them (smallest timestamp,
+    then message id), weighted by how many they were: what extract_identifiers hands on."""
+    rows: dict[str, list[tuple]] = {}
+    for r in table.to_pylist():
+        rows.setdefault(r["message_id"], []).append(r)
+    groups: dict[tuple, list[str]] = {}
+    for message, members in rows.items():
+        key = tuple(sorted((r["id_type"], r["id_value"], r["edge_kind"]) for r in members))
+        groups.setdefault(key, []).append(message)
+    out = []
+    for messages in groups.values():
+        first = min(messages, key=lambda m: (rows[m][0]["timestamp"], m))
+        out += [r | {"weight": len(messages)} for r in rows[first]]
+    return pa.Table.from_pylist(out, schema=table.schema.append(pa.field("weight", pa.int64())))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(message, min_size=3, max_size=16), st.lists(st.integers(0, 15), max_size=12))
+def test_collapsing_alike_messages_into_weighted_rows_changes_nothing(messages, repeats):
+    # Repeat some messages (new ids, other timestamps) so that groups form, then collapse.
+    extra = [(t + 1, *messages[i % len(messages)][1:]) for t, i in enumerate(repeats)]
+    table = _graph([*messages, *extra])
+    whole, collapsed = resolve(table, TIGHT), resolve(_collapsed(table), TIGHT)
+    assert _canonical(whole) == _canonical(collapsed)
+    assert whole.stats == collapsed.stats
 
 
 @settings(max_examples=40, deadline=None)

@@ -2,7 +2,7 @@
 
 Pure functions over Ibis tables and Arrow tables; the store runs them and keeps the results::
 
-    raw = extract_identifiers(events, settings)                  # Ibis
+    raw = extract_identifiers(events, settings)                  # Ibis, alike messages collapsed
     ids = normalise_identifiers(raw.to_pyarrow(), settings)      # Arrow, per distinct value
     res = resolve(ids.table, settings, invalid_edges)            # id_map, merge_log, stats
     ev = attach_person(events, id_map, settings)                 # Ibis

@@ -5,7 +5,8 @@ best identifier (the hub: lowest priority number, then type name, then smallest 
 alias message also links its ``alias`` rows (``previous_id`` and ``user_id``) with an edge of
 kind ``alias``. Two alias rows are joined by the alias edge only, never also by a message edge.
 Edges are deduplicated on (the two nodes, kind); each keeps when and where it was first seen
-(smallest timestamp, then smallest ``message_id``, so the input order does not matter).
+(smallest timestamp, then smallest ``message_id``, so the input order does not matter) and how
+many messages carried it (a row's optional ``weight`` says how many messages it stands for).
 
 Everything is vectorised: strings are dictionary-encoded once and the rest is integer numpy.
 """
@@ -88,12 +89,14 @@ class IdentityGraph:
 
 
 def build_graph(ids: pa.Table, settings: IdentitySettings) -> IdentityGraph:
-    """Encode ``ids`` (``IDENTIFIERS_SCHEMA`` layout) as an ``IdentityGraph``.
+    """Encode ``ids`` (``IDENTIFIERS_SCHEMA`` layout, and optionally ``weight``: the messages
+    each row stands for, 1 if absent) as an ``IdentityGraph``.
 
     Returns:
         The graph; see ``IdentityGraph`` for each field.
     """
     _check_columns(ids)
+    row_weight = _row_weights(ids)
     ids = ids.select(list(IDENTIFIERS_SCHEMA.names)).cast(_ARROW_SCHEMA)
     types = ranked_types(settings)
     n_types = len(types)
@@ -129,7 +132,7 @@ def build_graph(ids: pa.Table, settings: IdentitySettings) -> IdentityGraph:
         edge_kind=edge_kind,
         edge_first_seen=first_seen,
         edge_message=messages.dictionary.take(pa.array(first_message)),
-        edge_support=np.bincount(row_edge, minlength=len(edge_keys)).astype(np.int64),
+        edge_support=_support(row_edge, row_weight, edge_rows, len(edge_keys)),
         edge_hash=edge_hashes(node_hash[lo], node_hash[hi], edge_kind),
     )
 
@@ -216,26 +219,51 @@ def _check_columns(ids: pa.Table) -> None:
             raise ValidationError(f"The identifiers column {name!r} has nulls", received=name)
 
 
+def _row_weights(ids: pa.Table) -> np.ndarray | None:
+    """The ``weight`` of each row (None when every row is one message)."""
+    if "weight" not in ids.column_names:
+        return None
+    weight = ids.column("weight")
+    whole = pa.types.is_integer(weight.type) and not weight.null_count
+    smallest = pc.min(weight).as_py() if whole else None
+    if not whole or (smallest is not None and smallest < 1):
+        raise ValidationError(
+            "The identifiers column 'weight' must hold whole numbers of at least 1",
+            received=f"{weight.type}, {weight.null_count} nulls, smallest {smallest}",
+            fix="Leave weight out, or pass the weight extract_identifiers gave",
+        )
+    return pc.cast(weight, pa.int64()).to_numpy()
+
+
+def _support(
+    row_edge: np.ndarray, row_weight: np.ndarray | None, edge_rows: np.ndarray, n_edges: int
+) -> np.ndarray:
+    """Messages that carried each edge: its rows, or the sum of their weights."""
+    if row_weight is None:
+        return np.bincount(row_edge, minlength=n_edges).astype(np.int64)
+    # Float sums of whole numbers are exact below 2**53 messages.
+    weights = row_weight[edge_rows].astype(np.float64)
+    return np.bincount(row_edge, weights=weights, minlength=n_edges).astype(np.int64)
+
+
 def _row_ranks(id_type: pa.ChunkedArray, types: tuple[IdentifierType, ...]) -> np.ndarray:
-    encoded = pc.dictionary_encode(id_type.combine_chunks())
-    rank_of = {t.name: i for i, t in enumerate(types)}
-    lookup = []
-    for name in encoded.dictionary.to_pylist():
-        if name not in rank_of:
-            raise UnknownNameError("identifier type", name, rank_of)
-        lookup.append(rank_of[name])
-    return np.asarray(lookup, dtype=np.int64)[encoded.indices.to_numpy()]
+    # A lookup into the few type names, not a dictionary encoding: no copy of the column.
+    names = pa.array([t.name for t in types])
+    rank = pc.index_in(id_type, value_set=names)
+    if rank.null_count:
+        unknown = pc.unique(pc.filter(id_type, pc.is_null(rank))).to_pylist()
+        raise UnknownNameError("identifier type", unknown[0], names.to_pylist())
+    return rank.to_numpy().astype(np.int64)
 
 
 def _row_alias(edge_kind: pa.ChunkedArray) -> np.ndarray:
-    unknown = pc.unique(
-        pc.filter(edge_kind, pc.invert(pc.is_in(edge_kind, pa.array(EDGE_KINDS))))
-    ).to_pylist()
-    if unknown:
+    code = pc.index_in(edge_kind, value_set=pa.array(EDGE_KINDS))
+    if code.null_count:
+        unknown = pc.unique(pc.filter(edge_kind, pc.is_null(code))).to_pylist()
         raise ValidationError(
             "edge_kind must be 'message' or 'alias'", received=unknown, allowed="message, alias"
         )
-    return pc.equal(edge_kind, "alias").to_numpy()
+    return code.to_numpy() == ALIAS
 
 
 def _micros(timestamp: pa.ChunkedArray) -> np.ndarray:

@@ -44,12 +44,13 @@ RAW_IDENTIFIER_COLUMNS = (
     "raw_value",
     "edge_kind",
     "path_rank",
+    "weight",
 )
 BLOCK_REASONS = ("missing", "blocked_value", "blocked_pattern", "invalid_email", "invalid_phone")
 _EMAIL = r"^[^@\s]+@[^@\s]+$"
 # After removing separators: +1 / 1 / nothing, then a 10-digit NANP number. Only these take the
 # fast path; everything else goes to the library (tests check the two agree on these shapes).
-_ARROW_SCHEMA = IDENTIFIERS_SCHEMA.to_pyarrow()
+_ARROW_SCHEMA = IDENTIFIERS_SCHEMA.to_pyarrow().append(pa.field("weight", pa.int64()))
 _RAW_SCHEMA = pa.schema(
     [
         ("message_id", pa.string()),
@@ -58,6 +59,7 @@ _RAW_SCHEMA = pa.schema(
         ("raw_value", pa.string()),
         ("edge_kind", pa.string()),
         ("path_rank", pa.int32()),
+        ("weight", pa.int64()),
     ]
 )
 _NANP = re.compile(r"^(?:\+?1)?([2-9]\d{9})$")
@@ -70,11 +72,12 @@ class NormalisedIdentifiers:
 
     Attributes:
         table: one row per (message, identifier) in ``IDENTIFIERS_SCHEMA`` layout (``id_value``
-            normalised); for each message at most one ``message`` row per type (the first path
-            whose value survived), all ``alias`` rows.
-        blocked: rows dropped, ``{id_type: {reason: rows}}``; reasons are ``BLOCK_REASONS``.
-            A value that was dropped only because an earlier path of its type already gave the
-            message a value is not counted.
+            normalised) plus ``weight`` (int64, messages the row stands for); for each message
+            at most one ``message`` row per type (the first path whose value survived), all
+            ``alias`` rows.
+        blocked: messages' values dropped, ``{id_type: {reason: count}}`` (rows weighted by
+            ``weight``); reasons are ``BLOCK_REASONS``. A value that was dropped only because
+            an earlier path of its type already gave the message a value is not counted.
     """
 
     table: pa.Table
@@ -112,11 +115,12 @@ def normalise_identifiers(raw: pa.Table, settings: IdentitySettings) -> Normalis
     """Normalise ``extract_identifiers`` output and drop blocked values.
 
     ``raw`` has the columns ``RAW_IDENTIFIER_COLUMNS`` (``path_rank`` may be absent: every row
-    then counts as the first path of its type).
+    then counts as the first path of its type; ``weight`` may be absent: every row stands for
+    one message).
 
     Returns:
-        ``NormalisedIdentifiers``: ``table`` (``IDENTIFIERS_SCHEMA`` layout) and ``blocked``
-        (rows dropped per type and reason).
+        ``NormalisedIdentifiers``: ``table`` (``IDENTIFIERS_SCHEMA`` layout and ``weight``) and
+        ``blocked`` (values dropped per type and reason, weighted).
 
     Example:
         >>> import pyarrow as pa
@@ -128,7 +132,11 @@ def normalise_identifiers(raw: pa.Table, settings: IdentitySettings) -> Normalis
         >>> out.table.column("id_value").to_pylist(), out.blocked
         (['u1'], {'email': {'blocked_value': 1}})
     """
-    missing = [c for c in RAW_IDENTIFIER_COLUMNS if c != "path_rank" and c not in raw.column_names]
+    missing = [
+        c
+        for c in RAW_IDENTIFIER_COLUMNS
+        if c not in ("path_rank", "weight") and c not in raw.column_names
+    ]
     if missing:
         raise ValidationError(
             "The raw identifiers table lacks required columns",
@@ -138,6 +146,8 @@ def normalise_identifiers(raw: pa.Table, settings: IdentitySettings) -> Normalis
         )
     if "path_rank" not in raw.column_names:
         raw = raw.append_column("path_rank", pa.array(np.zeros(raw.num_rows, np.int32)))
+    if "weight" not in raw.column_names:
+        raw = raw.append_column("weight", pa.array(np.ones(raw.num_rows, np.int64)))
     # No combine_chunks: at ten million events that would copy gigabytes for nothing.
     raw = raw.select(list(RAW_IDENTIFIER_COLUMNS)).cast(_RAW_SCHEMA)
     _check_kinds(raw.column("edge_kind"))
@@ -160,7 +170,9 @@ def normalise_identifiers(raw: pa.Table, settings: IdentitySettings) -> Normalis
         )
         indices = encoded.indices
         row_reason = pc.take(reason, indices)
-        counts = _count_reasons(row_reason, pc.is_null(indices))
+        counts = _count_reasons(
+            row_reason, pc.is_null(indices), rows.column("weight").combine_chunks()
+        )
         if counts:
             blocked[type_name] = counts
         keep = pc.and_(pc.is_valid(indices), pc.is_null(row_reason))
@@ -176,7 +188,7 @@ def normalise_identifiers(raw: pa.Table, settings: IdentitySettings) -> Normalis
             )
         if len(id_type.paths) > 1:
             kept = _first_path(kept)
-        pieces.append(kept.select(list(IDENTIFIERS_SCHEMA.names)).cast(_ARROW_SCHEMA))
+        pieces.append(kept.select(_ARROW_SCHEMA.names).cast(_ARROW_SCHEMA))
     table = pa.concat_tables(pieces) if pieces else _ARROW_SCHEMA.empty_table()
     return NormalisedIdentifiers(table=table, blocked=blocked)
 
@@ -256,13 +268,24 @@ def _phones(trimmed: pa.Array, todo: pa.Array, region: str) -> pa.Array:
     return pa.array(out, pa.string())
 
 
-def _count_reasons(row_reason: pa.Array, null_value: pa.Array) -> dict[str, int]:
+def _count_reasons(row_reason: pa.Array, null_value: pa.Array, weight: pa.Array) -> dict[str, int]:
+    """Weighted rows per reason: ``missing`` where the value is null, else the row's reason."""
     counts: dict[str, int] = {}
-    missing = int(pc.sum(null_value).as_py() or 0)
+    missing = int(pc.sum(pc.filter(weight, null_value)).as_py() or 0)
     if missing:
         counts["missing"] = missing
-    for item in pc.value_counts(row_reason.filter(pc.is_valid(row_reason))).to_pylist():
-        counts[item["values"]] = item["counts"]
+    dropped = pc.is_valid(row_reason)
+    per_reason = (
+        pa.table({"reason": row_reason.filter(dropped), "weight": pc.filter(weight, dropped)})
+        .group_by("reason")
+        .aggregate([("weight", "sum")])
+    )
+    for reason, total in zip(
+        per_reason.column("reason").to_pylist(),
+        per_reason.column("weight_sum").to_pylist(),
+        strict=True,
+    ):
+        counts[reason] = total
     return counts
 
 

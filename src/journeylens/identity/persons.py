@@ -5,8 +5,10 @@ Counts and times come from one aggregate query the engine runs. Traits: every ke
 person and key the newest value wins (ties: ``identify`` traits over ``context.traits``, then
 the larger ``message_id``), as Segment's profiles do. Reading a JSON object's keys has no
 portable Ibis form (the JSON → map cast does not compile on PySpark), so the engine hands over
-only the trait documents — identify and context-traits messages, a small share of all events —
-and they are merged here, the same way on every backend.
+only the trait documents and they are merged here, the same way on every backend. A person's
+messages repeat the same ``context.traits`` over and over; the engine sends each distinct
+document once per person, at its newest occurrence. Dropping older copies changes nothing:
+every key such a copy sets is set again, at least as late, by the newest one.
 """
 
 from __future__ import annotations
@@ -107,7 +109,8 @@ def _user_ids(ev: ibis.Table, id_map: ibis.Table) -> ibis.Table:
 
 
 def _trait_documents(ev: ibis.Table) -> ibis.Table:
-    """Every trait document as JSON text: identify ``traits`` (source 0) and ``context.traits``
+    """Every distinct trait document of every person as JSON text, at its newest occurrence (the
+    last in ``latest_traits``' order): identify ``traits`` (source 0) and ``context.traits``
     (source 1), with person, time and message."""
     identify = ev.filter(ev.type == "identify").select(
         "person_id", "timestamp", "message_id", source=ibis.literal(0), doc=ev.traits.cast("string")
@@ -120,7 +123,19 @@ def _trait_documents(ev: ibis.Table) -> ibis.Table:
         doc=ev.context.cast("json")["traits"].cast("string"),
     )
     docs = ibis.union(identify, context, distinct=False)
-    return docs.filter(docs.doc.notnull() & docs.doc.startswith("{"))
+    docs = docs.filter(docs.doc.notnull() & docs.doc.startswith("{"))
+    # latest_traits applies documents by (timestamp, nulls last; source descending; message_id)
+    # ascending: the newest occurrence is the first of the reverse order.
+    newest = ibis.window(
+        group_by=["person_id", "doc"],
+        order_by=[
+            ibis.desc("timestamp", nulls_first=True),
+            ibis.asc("source"),
+            ibis.desc("message_id"),
+        ],
+    )
+    docs = docs.mutate(_jl_newest=ibis.row_number().over(newest))
+    return docs.filter(docs._jl_newest == 0).drop("_jl_newest")
 
 
 def latest_traits(documents: pa.Table) -> dict[str, str]:

@@ -3,8 +3,10 @@
 How it works, and why:
 
 * Nodes are (id_type, id_value); blocked values were dropped by ``normalise_identifiers`` and
-  never become nodes. Edges: a star from each message's best identifier to its others, and an
-  ``alias`` edge between an alias message's ``previous_id`` and ``user_id`` (``graph``).
+  never become nodes. Messages that carry the same identifiers arrive collapsed into one
+  weighted row set (``extract_identifiers``); a row's ``weight`` counts as that many messages.
+  Edges: a star from each message's best identifier to its others, and an ``alias`` edge
+  between an alias message's ``previous_id`` and ``user_id`` (``graph``).
 * The answer is defined by one exact algorithm, the rule-checking union-find in ``greedy``:
   edges in a canonical order (alias edges first, then by priority of the edge's types, then
   support — most messages first —, then first seen, then values), each merged or refused by
@@ -110,7 +112,8 @@ def resolve(
     """Group identifiers into persons under the identity rules (see the module docstring).
 
     Args:
-        ids: ``normalise_identifiers(...).table`` (``IDENTIFIERS_SCHEMA`` layout).
+        ids: ``normalise_identifiers(...).table`` (``IDENTIFIERS_SCHEMA`` layout, plus an
+            optional ``weight``: how many alike messages a row stands for, 1 if absent).
         settings: identity rules.
         invalid_edges: ``edge_id`` values to leave out (logged ``invalidated``).
         strategy: ``"fast"`` (connected components, exact rules only where a rule could bite)
