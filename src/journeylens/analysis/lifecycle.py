@@ -21,17 +21,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Self
+from typing import Any
 
 import ibis
 import pandas as pd
 import plotly.graph_objects as go
-from pydantic import model_validator
 
-from journeylens.analysis.base import AnalysisWarning, Interval, Result, Spec
+from journeylens.analysis.base import AnalysisWarning, Interval, Result
 from journeylens.analysis.event_match import EventField, EventMatch, matched_events
 from journeylens.analysis.period_numbers import (
-    UtcDatetime,
+    DateRangeSpec,
     in_periods,
     period_number,
     period_range,
@@ -51,7 +50,7 @@ _COLOURS = {
 }
 
 
-class LifecycleSpec(Spec):
+class LifecycleSpec(DateRangeSpec):
     """Which events make a person active, per which period, over which range.
 
     >>> LifecycleSpec(event="Product Viewed", interval="week").interval
@@ -60,14 +59,6 @@ class LifecycleSpec(Spec):
 
     event: EventField = EventMatch()
     interval: Interval = "day"
-    date_from: UtcDatetime | None = None
-    date_to: UtcDatetime | None = None
-
-    @model_validator(mode="after")
-    def _range_is_ordered(self) -> Self:
-        if self.date_from and self.date_to and self.date_from > self.date_to:
-            raise ValueError("date_from must not be after date_to")
-        return self
 
 
 @dataclass(frozen=True)

@@ -18,15 +18,16 @@ Only the small aggregated results are turned back into datetimes, in Python (:fu
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, Self
 
 import ibis
 import ibis.expr.types as ir
-from pydantic import AfterValidator
+from pydantic import AfterValidator, model_validator
 
-from journeylens.analysis.base import Interval
+from journeylens.analysis.base import Interval, Spec
 
 __all__ = [
+    "DateRangeSpec",
     "UtcDatetime",
     "in_periods",
     "number_of",
@@ -48,6 +49,20 @@ def _as_utc(value: datetime) -> datetime:
 
 #: A moment in UTC: ISO text or a ``datetime``; one without a time zone is read as UTC.
 UtcDatetime = Annotated[datetime, AfterValidator(_as_utc)]
+
+
+class DateRangeSpec(Spec):
+    """A spec with an optional UTC range, ``date_from`` not after ``date_to``; a missing end
+    is taken from the data."""
+
+    date_from: UtcDatetime | None = None
+    date_to: UtcDatetime | None = None
+
+    @model_validator(mode="after")
+    def _range_is_ordered(self) -> Self:
+        if self.date_from and self.date_to and self.date_from > self.date_to:
+            raise ValueError("date_from must not be after date_to")
+        return self
 
 
 def period_number(timestamp: ir.TimestampValue, interval: Interval) -> ir.IntegerValue:

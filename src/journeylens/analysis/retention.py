@@ -31,18 +31,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal, Self
+from typing import Any, Literal
 
 import ibis
 import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
-from pydantic import Field, model_validator
+from pydantic import Field
 
-from journeylens.analysis.base import AnalysisWarning, Interval, Result, Spec
+from journeylens.analysis.base import AnalysisWarning, Interval, Result
 from journeylens.analysis.event_match import EventField, EventMatch, matched_events
 from journeylens.analysis.period_numbers import (
-    UtcDatetime,
+    DateRangeSpec,
     in_periods,
     number_of,
     period_number,
@@ -54,7 +54,7 @@ from journeylens.analysis.registry import Analysis, register
 __all__ = ["RetentionResult", "RetentionSpec", "retention"]
 
 
-class RetentionSpec(Spec):
+class RetentionSpec(DateRangeSpec):
     """What retention to compute (see the module docstring for the exact rules).
 
     >>> RetentionSpec(start_event="Signed Up", return_event="Order Completed").total_intervals
@@ -66,14 +66,6 @@ class RetentionSpec(Spec):
     retention_type: Literal["first_time", "recurring"] = "first_time"
     interval: Interval = "day"
     total_intervals: int = Field(default=8, ge=1, le=400)
-    date_from: UtcDatetime | None = None
-    date_to: UtcDatetime | None = None
-
-    @model_validator(mode="after")
-    def _range_is_ordered(self) -> Self:
-        if self.date_from and self.date_to and self.date_from > self.date_to:
-            raise ValueError("date_from must not be after date_to")
-        return self
 
 
 @dataclass(frozen=True)

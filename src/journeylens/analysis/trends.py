@@ -34,7 +34,7 @@ from pydantic import BeforeValidator, Field, model_validator
 from journeylens.analysis.base import AnalysisWarning, Interval, Result, Spec
 from journeylens.analysis.event_match import EventMatch, matched_events
 from journeylens.analysis.period_numbers import (
-    UtcDatetime,
+    DateRangeSpec,
     in_periods,
     period_number,
     period_range,
@@ -111,7 +111,7 @@ def _breakdown(value: Any) -> Any:
     return {"property": value} if isinstance(value, str) else value
 
 
-class TrendsSpec(Spec):
+class TrendsSpec(DateRangeSpec):
     """What to chart (see the module docstring for the exact rules).
 
     >>> TrendsSpec(series=["Order Completed"], interval="week").series[0].math
@@ -122,14 +122,6 @@ class TrendsSpec(Spec):
     interval: Interval = "day"
     breakdown: Annotated[TrendsBreakdown | None, BeforeValidator(_breakdown)] = None
     compare: bool = False
-    date_from: UtcDatetime | None = None
-    date_to: UtcDatetime | None = None
-
-    @model_validator(mode="after")
-    def _range_is_ordered(self) -> Self:
-        if self.date_from and self.date_to and self.date_from > self.date_to:
-            raise ValueError("date_from must not be after date_to")
-        return self
 
 
 @dataclass(frozen=True)
