@@ -29,7 +29,7 @@ import plotly.graph_objects as go
 
 from journeylens.analysis.base import AnalysisWarning, Interval, Result
 from journeylens.analysis.event_match import EventField, EventMatch, matched_events
-from journeylens.analysis.period_numbers import (
+from journeylens.analysis.periods import (
     DateRangeSpec,
     in_periods,
     period_number,

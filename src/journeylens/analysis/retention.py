@@ -41,7 +41,7 @@ from pydantic import Field
 
 from journeylens.analysis.base import AnalysisWarning, Interval, Result
 from journeylens.analysis.event_match import EventField, EventMatch, matched_events
-from journeylens.analysis.period_numbers import (
+from journeylens.analysis.periods import (
     DateRangeSpec,
     in_periods,
     number_of,

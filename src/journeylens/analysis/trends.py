@@ -33,7 +33,7 @@ from pydantic import BeforeValidator, Field, model_validator
 
 from journeylens.analysis.base import AnalysisWarning, Interval, Result, Spec
 from journeylens.analysis.event_match import EventMatch, matched_events
-from journeylens.analysis.period_numbers import (
+from journeylens.analysis.periods import (
     DateRangeSpec,
     in_periods,
     period_number,
