@@ -148,8 +148,11 @@ def transitions(events: ibis.Table, spec: TransitionsSpec) -> TransitionsResult:
             source=ibis.literal(START), target=firsts.source, person_id=firsts.person_id
         )
         pairs = pairs.union(starts, distinct=False)
-    counted = pairs.group_by(["source", "target"]).aggregate(
-        transitions=pairs.count(), persons=pairs.person_id.nunique()
+    # Distinct persons per edge as two plain aggregations (per person, then per edge): unlike a
+    # grouped COUNT DISTINCT, both spill to disk, so 100M events fit a 2 GB memory limit.
+    per_person = pairs.group_by(["source", "target", "person_id"]).aggregate(n=pairs.count())
+    counted = per_person.group_by(["source", "target"]).aggregate(
+        transitions=per_person.n.sum(), persons=per_person.person_id.count()
     )
     frame = counted.to_pandas()
     total = frame["source"].isna()
