@@ -10,14 +10,15 @@ import itertools
 import random
 
 import pydantic
-from funnel_oracle import OracleEvent, ordered_unit, steps_array, unordered_unit
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from journeylens.analysis.funnel import FunnelSpec, funnel
+from journeylens.analysis.funnel_chain import chain_units
 from journeylens.analysis.funnel_engine import ordered_units, seconds_between
 from journeylens.analysis.funnel_prepare import prepare
 from journeylens.analysis.funnel_unordered import unordered_units
+from tests.analysis.funnel_oracle import OracleEvent, ordered_unit, steps_array, unordered_unit
 
 NAMES = ["A", "B", "C", "X"]
 FAST = settings(
@@ -97,14 +98,19 @@ def oracle(rows, spec):
     return out
 
 
-def engine(make_events, rows, spec):
+def engine(make_events, rows, spec, *, general=False):
+    """Per unit (depth, gaps) from the engine ``funnel`` picks, or with ``general`` from the
+    general ordered engine even where the distinct-steps chain applies."""
     n = len(spec.steps)
     prep = prepare(make_events(rows), spec)
     if spec.order == "unordered":
         units = unordered_units(prep, spec.window)
         gaps = [units[f"_s{k}"] for k in range(2, n + 1)]
     else:
-        units = ordered_units(prep, spec.window, strict=spec.order == "strict")
+        if spec.distinct_ordered and not general:
+            units = chain_units(prep, spec)
+        else:
+            units = ordered_units(prep, spec.window, strict=spec.order == "strict")
         gaps = [seconds_between(units[f"_t{k}"], units[f"_t{k - 1}"]) for k in range(2, n + 1)]
     named = {f"g{i}": g for i, g in enumerate(gaps)}
     frame = units.select(unit=units._u, depth=units._depth, **named).execute()
@@ -120,6 +126,18 @@ def engine(make_events, rows, spec):
 def test_the_engine_walks_each_unit_as_posthog_does(make_events, case):
     rows, spec = case
     assert engine(make_events, rows, spec) == oracle(rows, spec)
+
+
+@settings(FAST, max_examples=15)
+@given(case=cases(orders=("ordered",), distinct=True))
+def test_distinct_steps_take_the_chain_and_both_engines_match_the_walk(make_events, case):
+    rows, spec = case
+    # An exclusion of another event takes the chain; of a step outside its range, it does not.
+    names = {s.event for s in spec.steps}
+    assert spec.distinct_ordered == all(x.event not in names for x in spec.exclusions)
+    expected = oracle(rows, spec)
+    assert engine(make_events, rows, spec) == expected
+    assert engine(make_events, rows, spec, general=True) == expected
 
 
 @FAST

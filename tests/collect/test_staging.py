@@ -112,6 +112,17 @@ def test_page_and_screen_names_become_the_event_name():
     assert [r["event"] for r in rows] == ["Home", "Cart"]
 
 
+def test_only_track_page_and_screen_messages_keep_an_event_name():
+    rows = stage(
+        [
+            {"type": "identify", "event": "Product Viewed", "userId": "u1"},
+            {"type": "group", "event": "Product Viewed", "userId": "u1", "groupId": "g"},
+            track(event="Product Viewed"),
+        ]
+    ).accepted.to_pylist()
+    assert [r["event"] for r in rows] == [None, None, "Product Viewed"]
+
+
 def test_snake_case_fields_are_read_like_camel_case():
     row = stage(
         [{"type": "track", "event": "x", "user_id": "u", "anonymous_id": "a", "message_id": "m"}]

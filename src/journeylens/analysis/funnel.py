@@ -2,9 +2,12 @@
 each step takes — PostHog's semantics, computed inside the engine.
 
 ``funnel(events, spec)`` reduces the events to one row per unit (its furthest step and the
-timings of its best attempt, see :mod:`~journeylens.analysis.funnel_engine`), then to a few
-counts, averages and medians per step, per breakdown value and per period. Only those small
-aggregates come back to Python. ``funnel_actors`` lists the units behind one step.
+timings of its best attempt), then to a few counts, averages and medians per step, per
+breakdown value and per period. Only those small aggregates come back to Python.
+``funnel_actors`` lists the units behind one step. Ordered funnels whose steps and exclusions
+are all different events (``spec.distinct_ordered``, the common case) take the fast chain of
+:mod:`~journeylens.analysis.funnel_chain`; strict ones, "any event" steps and steps sharing an
+event take the general walk of :mod:`~journeylens.analysis.funnel_engine`.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import ibis.expr.types as ir
 import pandas as pd
 
 from journeylens.analysis.base import AnalysisWarning
+from journeylens.analysis.funnel_chain import chain_units
 from journeylens.analysis.funnel_engine import ordered_units, seconds_between
 from journeylens.analysis.funnel_prepare import prepare, unit_column
 from journeylens.analysis.funnel_result import (
@@ -189,7 +193,10 @@ def _units(events: ir.Table, spec: FunnelSpec) -> ir.Table:
         if spec.order == "unordered":
             u = unordered_units(prep, spec.window)
         else:
-            u = ordered_units(prep, spec.window, strict=spec.order == "strict")
+            if spec.distinct_ordered:
+                u = chain_units(prep, spec)
+            else:
+                u = ordered_units(prep, spec.window, strict=spec.order == "strict")
             gaps = {
                 f"_s{k}": seconds_between(u[f"_t{k}"], u[f"_t{k - 1}"]) for k in range(2, n + 1)
             }

@@ -63,15 +63,30 @@ def prepare(events: ir.Table, spec: FunnelSpec) -> Prepared:
     else:
         ev = ev.mutate(_b=ibis.null("string"))
 
+    # Filters only where there are some: every extra projection costs compile time.
+    filtered: set[str] = set()
     for k, step in enumerate(spec.steps, start=1):
-        ev = with_match(ev, (*spec.where, *step.where), f"_m{k}")
+        if spec.where or step.where:
+            ev = with_match(ev, (*spec.where, *step.where), f"_m{k}")
+            filtered.add(f"_m{k}")
     for x, ex in enumerate(spec.exclusions):
-        ev = with_match(ev, (*spec.where, *ex.where), f"_x{x}")
-    ev = ev.filter(ev.type.isin(EVENT_TYPES) & ev.person_id.notnull())
+        if spec.where or ex.where:
+            ev = with_match(ev, (*spec.where, *ex.where), f"_x{x}")
+            filtered.add(f"_x{x}")
+    names = {s.event for s in spec.steps} | {x.event for x in spec.exclusions}
+    if spec.order == "strict" or None in names:
+        ev = ev.filter(ev.type.isin(EVENT_TYPES) & ev.person_id.notnull())
+    else:
+        # Only track, page and screen messages have an event name, so ``type`` need not be
+        # read; the bare name test (implied by the matches) is the cheapest first cut.
+        ev = ev.filter(ev.person_id.notnull(), _any([ev.event == name for name in sorted(names)]))
+
+    def where(column: str) -> ir.BooleanValue:
+        return ev[column] if column in filtered else ibis.literal(True)
 
     matches = {}
     for k, step in enumerate(spec.steps, start=1):
-        hit = ev[f"_m{k}"] & _named(ev, step.event)
+        hit = where(f"_m{k}") & _named(ev, step.event)
         if step.first_time_for_person:
             # The person's very first such event, over all time (before the date range).
             rank = ibis.row_number().over(
@@ -79,7 +94,7 @@ def prepare(events: ir.Table, spec: FunnelSpec) -> Prepared:
             )
             hit = hit & (rank == 0)
         matches[f"_m{k}"] = hit
-    excluded = [ev[f"_x{x}"] & _named(ev, ex.event) for x, ex in enumerate(spec.exclusions)]
+    excluded = [where(f"_x{x}") & _named(ev, ex.event) for x, ex in enumerate(spec.exclusions)]
     guards = {}
     for i in range(1, n):
         # An exclusion from step f to step t (0-based) guards attempts that reached f+1..t steps.
@@ -92,13 +107,14 @@ def prepare(events: ir.Table, spec: FunnelSpec) -> Prepared:
     ev = ev.mutate(**matches, **guards)
 
     start, end = _bounds(spec.date_from, spec.date_to)
+    keep = [ev._u.notnull()]
     if start is not None:
-        ev = ev.filter(ev.timestamp >= start)
+        keep.append(ev.timestamp >= start)
     if end is not None:
-        ev = ev.filter(ev.timestamp < end)
-    ev = ev.filter(ev._u.notnull())
+        keep.append(ev.timestamp < end)
     if spec.order != "strict":
-        ev = ev.filter(_any([ev[c] for c in (*matches, *guards)]))
+        keep.append(_any([ev[c] for c in (*matches, *guards)]))
+    ev = ev.filter(*keep)
 
     keys: tuple[str, ...] = ("_u",)
     vm: ir.BooleanValue = ibis.literal(True)
@@ -110,9 +126,8 @@ def prepare(events: ir.Table, spec: FunnelSpec) -> Prepared:
         ev, vm = _step_values(ev, f"_m{bd.step + 1}")
         keys = ("_u", "_v")
     cols = [*keys, "timestamp", "message_id", "_b", *matches, *guards]
-    ev = ev.mutate(_vm=vm)
     step = bd.step if bd is not None and bd.attribution == "step" else None
-    return Prepared(ev.select(*cols, "_vm"), keys, n, step)
+    return Prepared(ev.select(*cols, _vm=vm), keys, n, step)
 
 
 def _step_values(ev: ir.Table, step_col: str) -> tuple[ir.Table, ir.BooleanValue]:

@@ -126,6 +126,26 @@ class FunnelSpec(Spec):
     count_by: Literal["person", "session"] | FunnelCountBy = "person"
     interval: Interval = "day"
 
+    @property
+    def distinct_ordered(self) -> bool:
+        """Whether this is an ordered funnel whose steps and exclusions are all different named
+        events, so no event can match two of them (the fast path of
+        :mod:`~journeylens.analysis.funnel_chain`).
+
+        >>> FunnelSpec(steps=["view", "buy"]).distinct_ordered
+        True
+        >>> FunnelSpec(steps=["view", "view"]).distinct_ordered
+        False
+        """
+        names = [s.event for s in self.steps] + [x.event for x in self.exclusions]
+        steps = {s.event for s in self.steps}
+        return (
+            self.order == "ordered"
+            and None not in names
+            and len(steps) == len(self.steps)
+            and not steps & {x.event for x in self.exclusions}
+        )
+
     @field_validator("order", mode="before")
     @classmethod
     def _closed_is_ordered(cls, value: object) -> object:

@@ -120,7 +120,10 @@ WITH t AS (
     nullif(trim(anonymous_id_raw), '') AS anonymous_id,
     nullif(trim(previous_id_raw), '') AS previous_id,
     nullif(trim(group_id_raw), '') AS group_id,
-    nullif(trim(event_raw), '') AS event,
+    -- Only track, page and screen messages name an event (schema.EVENTS_SCHEMA); analyses
+    -- rely on it to select events by name alone.
+    CASE WHEN lower(trim(type_raw)) IN ('track', 'page', 'screen')
+         THEN nullif(trim(event_raw), '') END AS event,
     nullif(trim(message_id_raw), '') AS given_id,
     try_cast(revenue_raw AS DOUBLE) AS revenue
   FROM ({front})
