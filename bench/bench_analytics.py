@@ -130,7 +130,9 @@ def sql_funnel(table: str) -> str:
     for k in range(2, len(STEPS) + 1):
         previous = ", ".join(f"c{k - 1}.t{j}" for j in range(1, k))
         parts.append(
-            f"c{k} AS (SELECT c{k - 1}.person_id, {previous}, s{k}.t AS t{k} FROM c{k - 1} "
+            # DuckDB's ASOF join matches some row even when the probe is null: guard it.
+            f"c{k} AS (SELECT c{k - 1}.person_id, {previous}, "
+            f"CASE WHEN c{k - 1}.t{k - 1} IS NOT NULL THEN s{k}.t END AS t{k} FROM c{k - 1} "
             f"ASOF LEFT JOIN s{k} ON c{k - 1}.person_id = s{k}.person_id "
             f"AND s{k}.t >= c{k - 1}.t{k - 1})"
         )
