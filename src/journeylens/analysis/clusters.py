@@ -34,9 +34,6 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 from pydantic import Field
-from sklearn.cluster import KMeans
-from sklearn.metrics import silhouette_score
-from sklearn.preprocessing import StandardScaler
 
 from journeylens.analysis.base import AnalysisWarning, Result, Spec
 from journeylens.analysis.registry import Analysis, register
@@ -153,6 +150,11 @@ def clusters(events: ibis.Table, spec: ClustersSpec) -> ClustersResult:
         return _single(as_of, table, _warn("NO_PERSONS"))
     names = [c for c in table.columns if c != "person_id"]
     raw = table[names].astype("float64").fillna(0.0)
+    # scikit-learn is imported here, not at the top: it takes ~1 s, which every
+    # `import journeylens` and every CLI command would otherwise pay.
+    from sklearn.metrics import silhouette_score
+    from sklearn.preprocessing import StandardScaler
+
     matrix = StandardScaler().fit_transform(_transformed(raw))
     distinct = len(np.unique(matrix, axis=0))
     # The silhouette needs at least one more distinct point than clusters.
@@ -221,6 +223,8 @@ def _transformed(raw: pd.DataFrame) -> np.ndarray:
 
 
 def _fit(matrix: np.ndarray, k: int, seed: int) -> np.ndarray:
+    from sklearn.cluster import KMeans
+
     return KMeans(n_clusters=k, n_init=_N_INIT, random_state=seed).fit_predict(matrix)
 
 
