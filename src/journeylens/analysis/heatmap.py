@@ -232,9 +232,10 @@ def _grid(good: ibis.Table, spec: HeatmapSpec) -> pd.DataFrame:
     column = (good._jl_share * spec.x_bins).floor().clip(upper=spec.x_bins - 1).cast("int64")
     row = (good._jl_y / spec.y_bin_px).floor().cast("int64")
     cells = good.mutate(x_bin=column, y_bin=row)
+    per_person = _per_person(cells, ["x_bin", "y_bin"])
     grid = (
-        cells.group_by(["x_bin", "y_bin"])
-        .aggregate(clicks=cells.count(), persons=cells.person_id.nunique())
+        per_person.group_by(["x_bin", "y_bin"])
+        .aggregate(clicks=per_person.n.sum(), persons=per_person.person_id.count())
         .execute()
         .sort_values(["y_bin", "x_bin"])
         .reset_index(drop=True)
@@ -249,16 +250,29 @@ def _grid(good: ibis.Table, spec: HeatmapSpec) -> pd.DataFrame:
     return grid
 
 
+def _per_person(clicks: ibis.Table, keys: list[str]) -> ibis.Table:
+    # Distinct persons as two plain aggregations (per person here, then per group by the
+    # caller): unlike a grouped COUNT DISTINCT both spill to disk, so a 2 GB memory limit holds.
+    return clicks.group_by([*keys, "person_id"]).aggregate(n=clicks.count())
+
+
 def _summary(clicks: ibis.Table) -> dict[str, Any]:
     """Matching clicks, usable ones, their persons and the share below the fold, in one pass."""
     usable = clicks._jl_usable
     with_height = usable & clicks._jl_vh.notnull()
-    whole = clicks.aggregate(
+    # Per person first, then over persons: a distinct count as two plain aggregations.
+    per_person = clicks.group_by("person_id").aggregate(
         rows=clicks.count(),
         usable=usable.cast("int64").sum(),
-        persons=clicks.person_id.nunique(where=usable),
         below=(with_height & (clicks._jl_y > clicks._jl_vh)).cast("int64").sum(),
         with_height=with_height.cast("int64").sum(),
+    )
+    whole = per_person.aggregate(
+        rows=per_person.rows.sum(),
+        usable=per_person.usable.sum(),
+        persons=per_person.person_id.count(where=per_person.usable > 0),
+        below=per_person.below.sum(),
+        with_height=per_person.with_height.sum(),
     ).execute()
     values = {k: int(v) for k, v in whole.fillna(0).iloc[0].items()}
     high = values.pop("with_height")
@@ -267,8 +281,9 @@ def _summary(clicks: ibis.Table) -> dict[str, Any]:
 
 
 def _pages(clicks: ibis.Table) -> pd.DataFrame:
-    per = clicks.group_by(path=clicks._jl_path).aggregate(
-        clicks=clicks.count(), persons=clicks.person_id.nunique()
+    per_person = _per_person(clicks.mutate(path=clicks._jl_path), ["path"])
+    per = per_person.group_by("path").aggregate(
+        clicks=per_person.n.sum(), persons=per_person.person_id.count()
     )
     top = per.order_by([ibis.desc(per.clicks), per.path]).limit(_TOP_PAGES).execute()
     return top.astype({"clicks": "int64", "persons": "int64"}).reset_index(drop=True)

@@ -187,8 +187,13 @@ def paths(events: ibis.Table, spec: PathsSpec) -> PathsResult:
     order = ibis.window(group_by=t.path_id, order_by=t.pos)
     links = t.mutate(target=t.node.lead().over(order))
     links = links.filter(links.target.notnull())
-    edges = links.group_by(source_step=links.pos, source=links.node, target=links.target).aggregate(
-        paths=links.count(), persons=links.person_id.nunique()
+    # Distinct persons as two plain aggregations (per person, then per edge or sequence): unlike
+    # a grouped COUNT DISTINCT both spill to disk, so 100M events fit a 2 GB memory limit.
+    per_person = links.group_by(
+        source_step=links.pos, source=links.node, target=links.target, person_id=links.person_id
+    ).aggregate(n=links.count())
+    edges = per_person.group_by(["source_step", "source", "target"]).aggregate(
+        paths=per_person.n.sum(), persons=per_person.person_id.count()
     )
     edges = edges.filter(edges.paths >= spec.min_edge_weight)
     edges = edges.mutate(_jl_total=edges.count().over(ibis.window()))
@@ -208,8 +213,14 @@ def paths(events: ibis.Table, spec: PathsSpec) -> PathsResult:
     # the totals ride along the top-paths query instead of costing a query of their own.
     first_of_person = ibis.row_number().over(group_by=per_path.person_id, order_by=per_path.path_id)
     per_path = per_path.mutate(_jl_key=key, _jl_new=(first_of_person == 0).cast("int64"))
-    top = per_path.group_by(["_jl_key", *(f"s{k}" for k in positions)]).aggregate(
-        paths=per_path.count(), persons=per_path.person_id.nunique(), _jl_new=per_path._jl_new.sum()
+    sequence = ["_jl_key", *(f"s{k}" for k in positions)]
+    per_person = per_path.group_by([*sequence, "person_id"]).aggregate(
+        n=per_path.count(), _jl_new=per_path._jl_new.sum()
+    )
+    top = per_person.group_by(sequence).aggregate(
+        paths=per_person.n.sum(),
+        persons=per_person.person_id.count(),
+        _jl_new=per_person._jl_new.sum(),
     )
     everything = ibis.window()
     top = top.mutate(

@@ -179,6 +179,10 @@ def _entries(staged: ibis.Table) -> ibis.Table:
 
 
 def _current(entries: ibis.Table, cutoff: datetime | None) -> pd.DataFrame:
+    # A person's entries into a stage are counted once by flagging one of them: unlike a grouped
+    # COUNT DISTINCT this spills to disk, so tens of millions of persons fit a 2 GB memory limit.
+    once = ibis.window(group_by=[entries.person_id, entries.stage], order_by=entries.entered_at)
+    entries = entries.mutate(_jl_first=ibis.row_number().over(once) == 0)
     # One pass over the stays: the open ones say where persons are now, the closed ones how long
     # a stay lasted (the median skips the open stays' null durations).
     is_open = entries.next_entered_at.isnull()
@@ -188,7 +192,7 @@ def _current(entries: ibis.Table, cutoff: datetime | None) -> pd.DataFrame:
     per_stage = entries.group_by("stage").aggregate(
         persons=is_open.cast("int64").sum(),
         lost=inactive.cast("int64").sum(),
-        entered=entries.person_id.nunique(),
+        entered=entries._jl_first.cast("int64").sum(),
         stays_completed=(~is_open).cast("int64").sum(),
         median_seconds=seconds.median(),
     )
@@ -210,8 +214,13 @@ def _no_moves() -> pd.DataFrame:
 
 def _transitions(entries: ibis.Table) -> pd.DataFrame:
     moves = entries.filter(entries.next_stage.notnull())
-    counts = moves.group_by(from_stage=moves.stage, to_stage=moves.next_stage).aggregate(
-        moves=moves.count(), persons=moves.person_id.nunique()
+    # Distinct persons as two plain aggregations (per person, then per move), which spill to
+    # disk where a grouped COUNT DISTINCT runs out of memory on tens of millions of persons.
+    per_person = moves.group_by(
+        from_stage=moves.stage, to_stage=moves.next_stage, person_id=moves.person_id
+    ).aggregate(n=moves.count())
+    counts = per_person.group_by(["from_stage", "to_stage"]).aggregate(
+        moves=per_person.n.sum(), persons=per_person.count()
     )
     table = counts.execute()
     if table.empty:

@@ -112,35 +112,62 @@ def step_matrix(events: ibis.Table, spec: StepMatrixSpec) -> StepMatrixResult:
     >>> step_matrix(ev, StepMatrixSpec(max_steps=2)).to_frame().to_dict("index")
     {'Home': {1: 1.0, 2: 0.0}, 'Search': {1: 0.0, 2: 0.5}, '[end]': {1: 0.0, 2: 0.5}}
     """
-    steps = clean_paths(events, spec)
+    steps = clean_paths(events, spec, numbered=False)
+    # Step number and "is the path's last step" share one window, so the paths are sorted once
+    # and the path lengths need no second pass over the steps.
+    order = ibis.window(group_by=steps.path_id, order_by=[steps.timestamp, steps.message_id])
+    steps = steps.select(
+        person_id=steps.person_id,
+        node=steps.node,
+        step=ibis.row_number().over(order) + 1,
+        last=steps.node.lead().over(order).isnull(),
+    )
     shown = steps.filter(steps.step <= spec.max_steps)
-    cells = shown.group_by(["step", "node"]).aggregate(
-        paths=shown.count(), persons=shown.person_id.nunique()
-    )
-    lengths = steps.group_by("path_id").aggregate(
-        person_id=steps.person_id.max(), length=steps.step.max()
-    )
-    if spec.unit == "persons":
-        # A person has a path ended by step k exactly when their shortest path has < k steps.
-        lengths = lengths.group_by("person_id").aggregate(length=lengths.length.min())
-    ended = lengths.group_by("length").aggregate(n=lengths.count()).to_pandas()
-    return _result(cells.to_pandas(), ended, int(ended["n"].sum()), spec)
+    # A path of n < max_steps steps has ended from step n + 1 on: one [end] row there.
+    ends = shown.filter(shown.last & (shown.step < spec.max_steps))
+    ends = ends.select("person_id", node=ibis.literal(END), step=ends.step + 1)
+    rows = shown.select("person_id", "node", "step").union(ends, distinct=False)
+    if spec.unit == "paths":
+        # Step 1 holds every path once; the [end] rows at step k count paths of k - 1 steps.
+        cells = rows.group_by(["step", "node"]).aggregate(n=rows.count())
+        return _result(cells.to_pandas(), spec)
+    # Distinct persons as two plain aggregations (per person, then per cell): unlike a grouped
+    # COUNT DISTINCT both spill to disk, so 100M events fit a 2 GB memory limit. A person is in
+    # [end] from their shortest path's end on, so their [end] rows fold into one at the
+    # earliest, and one (null, null) row per person with a first step carries the total.
+    firsts = shown.filter(shown.step == 1)
+    totals = firsts.select("person_id", node=ibis.null("string"), step=ibis.null("int64"))
+    rows = rows.union(totals, distinct=False)
+    is_end = rows.node == END
+    per_person = rows.group_by(
+        person_id=rows.person_id,
+        node=rows.node,
+        step=ibis.ifelse(is_end, ibis.null("int64"), rows.step),
+    ).aggregate(first_end=rows.step.min())
+    cells = per_person.group_by(
+        node=per_person.node, step=per_person.step.coalesce(per_person.first_end)
+    ).aggregate(n=per_person.count())
+    return _result(cells.to_pandas(), spec)
 
 
-def _result(
-    cells: pd.DataFrame, ended: pd.DataFrame, total: int, spec: StepMatrixSpec
-) -> StepMatrixResult:
+def _result(cells: pd.DataFrame, spec: StepMatrixSpec) -> StepMatrixResult:
     steps = list(range(1, spec.max_steps + 1))
+    known = cells["node"].notna()
+    total = int(cells.loc[~known, "n"].sum())
+    if spec.unit == "paths":
+        total = int(cells.loc[known & (cells["step"] == 1), "n"].sum())
+    ended = cells["node"] == END
+    ended_at = dict(zip(cells.loc[ended, "step"].astype(int), cells.loc[ended, "n"], strict=True))
+    ended_by = np.cumsum([int(ended_at.get(k, 0)) for k in steps]).astype("int64")
     grid = (
-        cells.pivot_table(index="node", columns="step", values=spec.unit, aggfunc="sum")
+        cells[known & ~ended]
+        .pivot_table(index="node", columns="step", values="n", aggfunc="sum")
         .reindex(columns=steps)
         .fillna(0)
         .astype("int64")
     )
     order = sorted(grid.index, key=lambda n: (-int(grid.loc[n].sum()), str(n)))
     grid = grid.loc[order]
-    by_length = dict(zip(ended["length"].astype(int), ended["n"].astype(int), strict=True))
-    ended_by = np.cumsum([by_length.get(k - 1, 0) for k in steps]).astype("int64")
     grid.loc[END] = ended_by
     grid.index.name = "node"
     grid.columns.name = "step"
