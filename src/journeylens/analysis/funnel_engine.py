@@ -36,7 +36,7 @@ import ibis.expr.types as ir
 
 from journeylens.analysis.funnel_prepare import Prepared
 
-__all__ = ["epoch_ms", "ordered_units", "seconds_between"]
+__all__ = ["any_of", "epoch_ms", "ordered_units", "seconds_between"]
 
 _EXCL, _NULL_I = 0, ibis.null("int64")
 
@@ -60,7 +60,7 @@ def ordered_units(prep: Prepared, window: timedelta, *, strict: bool) -> ir.Tabl
         _gi=ibis.row_number().over(group_by=[*keys, "timestamp"], order_by="message_id"),
         _mixed=t._sig.min().over(same_ts) != t._sig.max().over(same_ts),
     )
-    any_guard = _or([t[f"_g{i}"] for i in range(1, n)]) & ~t._mixed
+    any_guard = any_of([t[f"_g{i}"] for i in range(1, n)]) & ~t._mixed
     codes = [ibis.ifelse(any_guard, _EXCL, _NULL_I)]
     codes += [ibis.ifelse(t[f"_m{k}"], k, _NULL_I) for k in range(1, n + 1)]
     if strict:
@@ -157,8 +157,8 @@ def _excl_pos(t: ir.Table, i: int) -> ir.IntegerValue:
 
 
 def _holders(t: ir.Table, keys: list[str], n: int, w: ir.IntervalScalar) -> ir.Table:
-    entry = _or([t[f"_e{k}"].fill_null(False) for k in range(1, n + 1)])
-    shadow = _or([t[f"_x{k}"].fill_null(False) for k in range(2, n + 1)])
+    entry = any_of([t[f"_e{k}"].fill_null(False) for k in range(1, n + 1)])
+    shadow = any_of([t[f"_x{k}"].fill_null(False) for k in range(2, n + 1)])
     marks = {}
     for i in range(1, n):
         start = t[f"_xs{i}"]
@@ -247,7 +247,8 @@ def _bits(flags: list[ir.BooleanValue]) -> ir.IntegerValue:
     return out
 
 
-def _or(flags: list[ir.BooleanValue]) -> ir.BooleanValue:
+def any_of(flags: list[ir.BooleanValue]) -> ir.BooleanValue:
+    """True where any of ``flags`` is (false for none)."""
     out: ir.BooleanValue = ibis.literal(False)
     for flag in flags:
         out = out | flag

@@ -20,7 +20,7 @@ from datetime import timedelta
 import ibis
 import ibis.expr.types as ir
 
-from journeylens.analysis.funnel_engine import epoch_ms
+from journeylens.analysis.funnel_engine import any_of, epoch_ms
 from journeylens.analysis.funnel_prepare import Prepared
 
 __all__ = ["open_units", "unordered_units"]
@@ -53,9 +53,9 @@ def unordered_units(prep: Prepared, window: timedelta) -> ir.Table:
         .over(span)
         for k in range(1, n + 1)
     }
-    earliest = ibis.ifelse(_or([t[f"_m{k}"] for k in range(1, n + 1)]), t.timestamp, None)
+    earliest = ibis.ifelse(any_of([t[f"_m{k}"] for k in range(1, n + 1)]), t.timestamp, None)
     t = t.mutate(**fronts, _e=earliest.min().over(span))
-    is_step = _or([t[f"_m{k}"] for k in range(1, n + 1)])
+    is_step = any_of([t[f"_m{k}"] for k in range(1, n + 1)])
     seen = ibis.array([t[f"_f{k}"] for k in range(1, n + 1)]).filter(lambda x: x.notnull())
     t = t.mutate(_seen=seen.sort(), _count=seen.length())
     best = ibis.struct({"c": t._count, "nt": -t._ms, "f": t._seen, "e": t._e})
@@ -91,10 +91,3 @@ def open_units(prep: Prepared, *, hybrid: bool) -> ir.Table:
         reached[f"_r{k}"] = hit.any()
     agg = t.group_by(keys).aggregate(_entered=t._first.min(), **reached)
     return agg
-
-
-def _or(flags: list[ir.BooleanValue]) -> ir.BooleanValue:
-    out: ir.BooleanValue = ibis.literal(False)
-    for flag in flags:
-        out = out | flag
-    return out
