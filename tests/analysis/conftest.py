@@ -18,6 +18,8 @@ import ibis
 import pyarrow as pa
 import pytest
 
+import journeylens as jl
+
 ORIGIN = datetime(2024, 1, 1, tzinfo=UTC)
 
 _TS = pa.timestamp("us", tz="UTC")
@@ -106,3 +108,25 @@ def make_spark_events(spark_session: Any) -> Callable[[Sequence[dict[str, Any]]]
         return _as_events(con.table(view))
 
     return build
+
+
+def by_true_person(sim: jl.Simulation) -> ibis.Table:
+    """The simulation's enriched events with ``person_id`` set to the person who really sent
+    each message (the simulator's ``person_key`` as text), so analyses can be checked against
+    what was planted without identity resolution's errors."""
+    ws = jl.Workspace.open()
+    ws.ingest(sim.events)
+    events = ws.events()
+    keys = ibis.memtable(sim.truth.messages.select(["message_id", "person_key"]))
+    keys = keys.rename(key_message_id="message_id")
+    events = events.join(keys, events.message_id == keys.key_message_id)
+    events = events.mutate(person_id=events.person_key.cast("string"))
+    return events.drop("person_key", "key_message_id")
+
+
+@pytest.fixture(scope="session")
+def churn_events() -> tuple[list[dict[str, Any]], ibis.Table]:
+    """The planted churners and 28 simulated days keyed by the true person (see
+    ``by_true_person``), shared by the retention and lifecycle tests."""
+    sim = jl.simulate(customers=400, days=28, seed=5)
+    return sim.truth.churners.to_pylist(), by_true_person(sim).cache()

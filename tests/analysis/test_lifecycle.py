@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import json
 
-import ibis
 import pydantic
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import journeylens as jl
 from journeylens.analysis.lifecycle import LifecycleSpec, lifecycle
 
 DAY = 86400
@@ -214,24 +212,11 @@ def test_statuses_partition_the_active_persons_and_explain_the_dormant(
 # ---------------------------------------------------------------- planted truth and engines
 
 
-@pytest.fixture(scope="module")
-def churn_events():
-    """Simulated events keyed by the true person, keeping only what people do themselves
-    (messages keep being delivered after a churn and refunds are server-side)."""
-    sim = jl.simulate(customers=400, days=28, seed=5)
-    ws = jl.Workspace.open()
-    ws.ingest(sim.events)
-    events = ws.events()
-    keys = ibis.memtable(sim.truth.messages.select(["message_id", "person_key"]))
-    keys = keys.rename(key_message_id="message_id")
-    events = events.join(keys, events.message_id == keys.key_message_id)
-    events = events.mutate(person_id=events.person_key.cast("string"))
-    events = events.filter(~events.event.re_search("Delivered$|^Order Refunded$"))
-    return sim.truth.churners.to_pylist(), events.drop("person_key", "key_message_id").cache()
-
-
 def test_churners_turn_dormant_by_their_planted_churn_day_and_stay_away(churn_events):
     churners, events = churn_events
+    # Only what people do themselves: messages keep being delivered after a churn and refunds
+    # are server-side.
+    events = events.filter(~events.event.re_search("Delivered$|^Order Refunded$"))
     spec = LifecycleSpec(date_from="2026-01-01", date_to="2026-01-28")
     for day in (11, 20):
         group = [str(c["person_key"]) for c in churners if c["churn_day"] == day]

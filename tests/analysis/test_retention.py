@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import json
 
-import ibis
 import pydantic
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import journeylens as jl
 from journeylens.analysis.filters import PropertyFilter
 from journeylens.analysis.retention import RetentionSpec, retention
 
@@ -395,23 +393,6 @@ def test_retention_matches_its_definition_whatever_the_row_order(
 
 
 # ---------------------------------------------------------------- planted truth and engines
-
-
-@pytest.fixture(scope="module")
-def churn_events():
-    """Simulated events keyed by the true person; only what people do themselves (messages
-    keep being delivered after someone churns, and refunds are server-side)."""
-    sim = jl.simulate(customers=400, days=28, seed=5)
-    ws = jl.Workspace.open()
-    ws.ingest(sim.events)
-    events = ws.events()
-    keys = ibis.memtable(sim.truth.messages.select(["message_id", "person_key"]))
-    keys = keys.rename(key_message_id="message_id")
-    events = events.join(keys, events.message_id == keys.key_message_id)
-    events = events.mutate(person_id=events.person_key.cast("string")).drop(
-        "person_key", "key_message_id"
-    )
-    return sim.truth.churners.to_pylist(), events.cache()
 
 
 USER_ACTION = {

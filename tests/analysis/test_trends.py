@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import math
 
-import ibis
 import pydantic
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -13,6 +12,7 @@ from hypothesis import strategies as st
 
 import journeylens as jl
 from journeylens.analysis.trends import TrendsSpec, trends
+from tests.analysis.conftest import by_true_person
 
 DAY = 86400
 
@@ -262,18 +262,12 @@ def test_breakdown_lines_add_up_to_the_unbroken_line_whatever_the_row_order(
 
 def test_revenue_per_person_is_the_revenue_the_simulation_planted():
     sim = jl.simulate(customers=300, days=21, seed=9)
-    ws = jl.Workspace.open()
-    ws.ingest(sim.events)
-    events = ws.events()
-    keys = ibis.memtable(sim.truth.messages.select(["message_id", "person_key"]))
-    keys = keys.rename(key_message_id="message_id")
-    events = events.join(keys, events.message_id == keys.key_message_id)
-    events = events.mutate(person_id=events.person_key.cast("string"))
+    events = by_true_person(sim)
     revenue = {"event": "Order Completed", "math": "sum", "property": "revenue"}
     spec = TrendsSpec(
         series=[revenue], interval="week", breakdown={"property": "person_id", "limit": 1000}
     )
-    result = trends(events.drop("person_key", "key_message_id"), spec)
+    result = trends(events, spec)
     planted = {
         str(p["person_key"]): p["revenue"] for p in sim.truth.persons.to_pylist() if p["revenue"]
     }
