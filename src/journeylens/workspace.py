@@ -392,7 +392,7 @@ class Workspace:
             )
         if analysis not in _SEGMENT_KINDS:
             raise UnknownNameError("segment analysis", analysis, _SEGMENT_KINDS)
-        parsed = _segment_spec(analysis, spec)
+        parsed = validate_spec(_SEGMENT_KINDS[analysis][0], spec, label=analysis)
         self._catalog.save_segment(name, analysis, parsed.model_dump_json(), self._clock())
         return parsed
 
@@ -455,11 +455,6 @@ def _utc(moment: datetime | None) -> datetime | None:
     if moment is None or moment.tzinfo is not None:
         return moment
     return moment.replace(tzinfo=UTC)
-
-
-def _segment_spec(analysis: str, spec: Spec | Mapping[str, Any] | str) -> Spec:
-    """``spec`` validated as the spec of a saved ``analysis`` segment; problems as SpecError."""
-    return validate_spec(_SEGMENT_KINDS[analysis][0], spec, label=analysis)
 
 
 def _settings(values: Mapping[str, Any]) -> Settings:
