@@ -54,14 +54,11 @@ def chain_units(prep: Prepared, spec: FunnelSpec) -> ir.Table:
     # The slots i some exclusion guards (an attempt that reached i steps may not meet it).
     guarded = [i for i in range(1, n) if any(x.from_step < i <= x.to_step for x in spec.exclusions)]
     t = prep.table
-    # Every pass sorts by unit: a number sorts twice as fast as the unit's text. Only units
-    # with a first step can enter the funnel; the others' events are dropped with the join.
-    ids = t.filter(t._m1).select(*prep.keys).distinct()
-    ids = ids.mutate(_id=ibis.row_number().over(order_by=list(prep.keys)))
-    t = t.join(ids, [t[c].identical_to(ids[c]) for c in prep.keys])
-    keys = ["_id"]
+    # The passes partition by the unit's own text: renumbering units first costs a second scan
+    # of the events, more than the cheaper integer sorts win back (measured at 10M and 100M).
+    keys = list(prep.keys)
     t = t.select(
-        "_id",
+        *keys,
         "timestamp",
         *(["_vm"] if prep.attributed_step is not None else []),
         _k=ibis.cases(*((t[f"_m{k}"], k) for k in range(1, n + 1)), else_=0),
@@ -83,7 +80,7 @@ def chain_units(prep: Prepared, spec: FunnelSpec) -> ir.Table:
         records += [done, reaches] if reaches is not None else [done]
     records.append(_record(chain, keys, n, n, ok=True))
     held = _holders(ibis.union(*records), keys, n)
-    return held.join(ids, "_id").select(*prep.keys, *(c for c in held.columns if c != "_id"))
+    return held
 
 
 def _guarding(t: ir.Table, keys: list[str], guarded: list[int]) -> dict[int, ir.Table]:

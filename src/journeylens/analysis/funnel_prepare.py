@@ -9,6 +9,8 @@ strict funnels, where any event breaks a chain — only those matching a step or
 
 from __future__ import annotations
 
+import functools
+import operator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
@@ -79,14 +81,17 @@ def prepare(events: ir.Table, spec: FunnelSpec) -> Prepared:
     else:
         # Only track, page and screen messages have an event name, so ``type`` need not be
         # read; the bare name test (implied by the matches) is the cheapest first cut.
-        ev = ev.filter(ev.person_id.notnull(), _any([ev.event == name for name in sorted(names)]))
+        ev = ev.filter(ev.person_id.notnull(), ev.event.isin(sorted(names)))
+    # Past that cut every name is non-null, so a name test needs no null guard.
+    named_only = spec.order != "strict" and None not in names
 
-    def where(column: str) -> ir.BooleanValue:
-        return ev[column] if column in filtered else ibis.literal(True)
+    def named(column: str, event: str | None) -> ir.BooleanValue:
+        test = _named(ev, event, nullable=not named_only)
+        return ev[column] & test if column in filtered else test
 
     matches = {}
     for k, step in enumerate(spec.steps, start=1):
-        hit = where(f"_m{k}") & _named(ev, step.event)
+        hit = named(f"_m{k}", step.event)
         if step.first_time_for_person:
             # The person's very first such event, over all time (before the date range).
             rank = ibis.row_number().over(
@@ -94,7 +99,7 @@ def prepare(events: ir.Table, spec: FunnelSpec) -> Prepared:
             )
             hit = hit & (rank == 0)
         matches[f"_m{k}"] = hit
-    excluded = [where(f"_x{x}") & _named(ev, ex.event) for x, ex in enumerate(spec.exclusions)]
+    excluded = [named(f"_x{x}", ex.event) for x, ex in enumerate(spec.exclusions)]
     guards = {}
     for i in range(1, n):
         # An exclusion from step f to step t (0-based) guards attempts that reached f+1..t steps.
@@ -112,7 +117,8 @@ def prepare(events: ir.Table, spec: FunnelSpec) -> Prepared:
         keep.append(ev.timestamp >= start)
     if end is not None:
         keep.append(ev.timestamp < end)
-    if spec.order != "strict":
+    if spec.order != "strict" and (filtered or any(s.first_time_for_person for s in spec.steps)):
+        # Without filters or first-time ranks the name cut above already keeps exactly these.
         keep.append(_any([ev[c] for c in (*matches, *guards)]))
     ev = ev.filter(*keep)
 
@@ -143,15 +149,17 @@ def _step_values(ev: ir.Table, step_col: str) -> tuple[ir.Table, ir.BooleanValue
     return paired, same
 
 
-def _named(ev: ir.Table, event: str | None) -> ir.BooleanValue:
-    return ibis.literal(True) if event is None else (ev.event == event).fill_null(False)
+def _named(ev: ir.Table, event: str | None, *, nullable: bool) -> ir.BooleanValue:
+    if event is None:
+        return ibis.literal(True)
+    test = ev.event == event
+    return test.fill_null(False) if nullable else test
 
 
 def _any(flags: list[ir.BooleanValue]) -> ir.BooleanValue:
-    out: ir.BooleanValue = ibis.literal(False)
-    for flag in flags:
-        out = out | flag
-    return out
+    if not flags:
+        return ibis.literal(False)
+    return functools.reduce(operator.or_, flags)
 
 
 def _bounds(
