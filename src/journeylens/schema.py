@@ -24,6 +24,7 @@ __all__ = [
     "MERGE_LOG_SCHEMA",
     "MESSAGE_TYPES",
     "PERSONS_SCHEMA",
+    "PREDICTIONS_SCHEMA",
     "QUARANTINE_SCHEMA",
     "SCHEMA_VERSION",
     "STAGES",
@@ -32,7 +33,7 @@ __all__ = [
 ]
 
 #: Bumped whenever a stored table changes layout; ``store.migrations`` upgrades older workspaces.
-SCHEMA_VERSION: Final = 2
+SCHEMA_VERSION: Final = 3
 
 MessageType = Literal["track", "identify", "page", "screen", "group", "alias"]
 MESSAGE_TYPES: Final[tuple[str, ...]] = ("track", "identify", "page", "screen", "group", "alias")
@@ -190,5 +191,24 @@ PERSONS_SCHEMA: Final = ibis.schema(
         "last_seen": _TS,
         "identifier_count": dt.int64,
         "message_count": dt.int64,
+    }
+)
+
+#: Per-person scores of the predictive models, one row per person and model (a model that gives
+#: a list, such as recommendations, has one row per item). ``score`` is the model's number (a
+#: probability, a value), ``label`` its answer in words (a product, an hour, a channel), ``details``
+#: and ``reasons`` JSON text; a new scoring run of a model replaces all of that model's rows.
+PREDICTIONS_SCHEMA: Final = ibis.schema(
+    {
+        "model": dt.String(nullable=False),
+        "model_version": dt.string,
+        "as_of": _TS,
+        "person_id": dt.string,
+        "rank": dt.int32,
+        "score": dt.float64,
+        "label": dt.string,
+        "details": dt.string,
+        "reasons": dt.string,
+        "scored_at": _TS,
     }
 )

@@ -46,6 +46,7 @@ from journeylens.schema import (
     ID_MAP_SCHEMA,
     MERGE_LOG_SCHEMA,
     PERSONS_SCHEMA,
+    PREDICTIONS_SCHEMA,
     QUARANTINE_SCHEMA,
 )
 from journeylens.settings import Settings
@@ -67,8 +68,16 @@ def _no_progress(stage: str, advance: int, total: int | None) -> None:
 class Workspace:
     """One business's journeys on one backend. Open it with ``Workspace.open``."""
 
-    def __init__(self, con: BaseBackend, settings: Settings, *, clock: Callable[[], datetime]):
+    def __init__(
+        self,
+        con: BaseBackend,
+        settings: Settings,
+        *,
+        clock: Callable[[], datetime],
+        folder: Path | None = None,
+    ):
         self._con = con
+        self._folder = folder
         self._catalog = Catalog(con)
         self._settings = settings
         self._clock = clock
@@ -112,7 +121,10 @@ class Workspace:
             resolved = settings if isinstance(settings, Settings) else _settings(settings)
         catalog.set("settings", resolved.model_dump_json())
         catalog.configure(resolved.store)
-        return cls(con, resolved, clock=clock or (lambda: datetime.now(UTC)))
+        folder = None if path is None else Path(path)
+        if folder is not None and folder.suffix in (".duckdb", ".db"):
+            folder = folder.parent
+        return cls(con, resolved, clock=clock or (lambda: datetime.now(UTC)), folder=folder)
 
     @property
     def settings(self) -> Settings:
@@ -121,6 +133,12 @@ class Workspace:
     @property
     def backend(self) -> BaseBackend:
         return self._con
+
+    @property
+    def folder(self) -> Path | None:
+        """The folder of an on-disk workspace (trained models live in its ``models/``); None
+        for an in-memory workspace or one on another backend."""
+        return self._folder
 
     def close(self) -> None:
         self._con.disconnect()
@@ -427,13 +445,49 @@ class Workspace:
             raise UnknownNameError("segment", name, known)
         self._catalog.delete_segment(name)
 
+    # ------------------------------------------------------------------ predictions
+
+    def save_predictions(self, model: str, rows: pa.Table) -> int:
+        """Make ``rows`` the stored predictions of ``model``, replacing its earlier ones.
+
+        ``rows`` has the columns of ``schema.PREDICTIONS_SCHEMA`` and ``model`` in every row
+        (``journeylens.predict`` builds them); other models' predictions are kept.
+
+        Returns:
+            The number of rows stored for ``model``.
+        """
+        missing = [c for c in PREDICTIONS_SCHEMA.names if c not in rows.column_names]
+        if missing:
+            raise ValidationError(
+                "Prediction rows lack columns " + ", ".join(missing),
+                received=rows.column_names,
+                allowed=", ".join(PREDICTIONS_SCHEMA.names),
+                fix="Build the rows with journeylens.predict.prediction_rows",
+            )
+        others = sorted(set(rows.column("model").to_pylist()) - {model})
+        if others:
+            raise ValidationError(
+                f"Prediction rows for {model!r} also name other models",
+                received=others,
+                fix="Save each model's rows separately",
+            )
+        rows = rows.select(PREDICTIONS_SCHEMA.names).cast(PREDICTIONS_SCHEMA.to_pyarrow())
+        self._catalog.replace_predictions(model, rows)
+        return rows.num_rows
+
+    def predictions(self, model: str | None = None) -> ibis.Table:
+        """The stored predictions (``schema.PREDICTIONS_SCHEMA``), of one model or of all."""
+        table = self._catalog.table("predictions")
+        return table if model is None else table.filter(table.model == model)
+
     def quarantine(self) -> ibis.Table:
         """Every rejected row with its reason and raw payload (``schema.QUARANTINE_SCHEMA``)."""
         return self._catalog.table("quarantine")
 
     def info(self) -> dict[str, Any]:
         """Counts of what the workspace holds, and the last identity statistics."""
-        counts = {name: int(self._catalog.table(name).count().execute()) for name in TABLES}
+        names = [*TABLES, "predictions"]
+        counts = {name: int(self._catalog.table(name).count().execute()) for name in names}
         stats = self._catalog.get("identity_stats")
         return counts | {
             "schema_version": self._catalog.get_int("schema_version"),

@@ -4,7 +4,7 @@
 counters that say whether derived tables are stale (``data_version`` bumps on every ingest that
 adds rows, ``identity_version`` records the data version identities were resolved at,
 ``enriched_version`` the one ``events_enriched`` was built at). ``segments`` holds saved segments
-(schema version 2).
+(schema version 2), ``predictions`` the latest scores of every predictive model (version 3).
 
 Migrations are functions from version N to N+1, applied in order on open; a workspace written by a
 newer journeylens is refused rather than guessed at.
@@ -29,6 +29,7 @@ from journeylens.schema import (
     ID_MAP_SCHEMA,
     MERGE_LOG_SCHEMA,
     PERSONS_SCHEMA,
+    PREDICTIONS_SCHEMA,
     QUARANTINE_SCHEMA,
     SCHEMA_VERSION,
 )
@@ -88,8 +89,16 @@ def _add_segments_v2(catalog: Catalog) -> None:
     catalog.ensure_table("segments", SEGMENTS_SCHEMA)
 
 
+def _add_predictions_v3(catalog: Catalog) -> None:
+    catalog.ensure_table("predictions", PREDICTIONS_SCHEMA)
+
+
 #: migrations[i] upgrades a workspace from version i to i + 1.
-_MIGRATIONS: Final[list[Callable[[Catalog], None]]] = [_create_v1, _add_segments_v2]
+_MIGRATIONS: Final[list[Callable[[Catalog], None]]] = [
+    _create_v1,
+    _add_segments_v2,
+    _add_predictions_v3,
+]
 assert len(_MIGRATIONS) == SCHEMA_VERSION
 
 
@@ -205,6 +214,17 @@ class Catalog:
         # A handful of rows: rewrite the table whole, which every backend can do.
         table = pa.Table.from_pylist(rows, schema=SEGMENTS_SCHEMA.to_pyarrow())
         self.replace("segments", table, SEGMENTS_SCHEMA)
+
+    # ------------------------------------------------------------------ predictions
+
+    def replace_predictions(self, model: str, rows: pa.Table) -> None:
+        """Make ``rows`` (``PREDICTIONS_SCHEMA``) the only predictions of ``model``."""
+        table = self.con.table("predictions")
+        # Read the other models' rows before the overwrite; the table is one row per scored
+        # person and model, small enough to stage (and every backend can rewrite a table).
+        kept = table.filter(table.model != model).to_pyarrow()
+        combined = pa.concat_tables([kept.cast(rows.schema), rows])
+        self.replace("predictions", combined, PREDICTIONS_SCHEMA)
 
     # ------------------------------------------------------------------ metadata
 
