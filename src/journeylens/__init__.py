@@ -5,12 +5,15 @@
 """
 
 from journeylens.analysis import (
+    AttributionSpec,
+    ChannelCost,
     ClustersSpec,
     FunnelSpec,
     FunnelStep,
     HeatmapSpec,
     JourneyMapSpec,
     LifecycleSpec,
+    PathData,
     PathsSpec,
     PropertyFilter,
     RetentionSpec,
@@ -21,6 +24,7 @@ from journeylens.analysis import (
     TransitionsSpec,
     TrendsSpec,
     analyses,
+    attribution,
     clusters,
     funnel,
     funnel_actors,
@@ -45,6 +49,8 @@ from journeylens.workspace import Workspace
 
 __all__ = [
     "REJECTION_CODES",
+    "AttributionSpec",
+    "ChannelCost",
     "ClustersSpec",
     "EnrichSettings",
     "FunnelSpec",
@@ -56,6 +62,7 @@ __all__ = [
     "JourneyLensError",
     "JourneyMapSpec",
     "LifecycleSpec",
+    "PathData",
     "PathsSpec",
     "PropertyFilter",
     "RFMSpec",
@@ -70,6 +77,7 @@ __all__ = [
     "TrendsSpec",
     "Workspace",
     "analyses",
+    "attribution",
     "clusters",
     "funnel",
     "funnel_actors",

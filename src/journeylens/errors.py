@@ -14,8 +14,9 @@ what was wrong, the value received, what is allowed and how to fix it.
     │   └── SpecError                     INVALID_SPEC        400
     ├── SourceError                       INVALID_SOURCE      400
     │   └── UnsupportedFormatError        UNSUPPORTED_FORMAT  400
-    └── WorkspaceError                    WORKSPACE_ERROR     409
-        └── SchemaVersionError            SCHEMA_VERSION      409
+    ├── WorkspaceError                    WORKSPACE_ERROR     409
+    │   └── SchemaVersionError            SCHEMA_VERSION      409
+    └── ModelError                        MODEL_ERROR         409
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ __all__ = [
     "InvalidDurationError",
     "JourneyLensError",
     "MappingError",
+    "ModelError",
     "SchemaVersionError",
     "SourceError",
     "SpecError",
@@ -131,8 +133,8 @@ class SpecError(ValidationError):
         super().__init__(
             f"The {analysis} spec is not valid: {lines}",
             allowed=allowed,
-            fix=f"Correct the fields named above; `journeylens analyze {analysis} --help-spec` "
-            "prints every field",
+            fix=f"Correct the fields named above; `journeylens analyze {analysis} --example` "
+            "prints a spec that runs",
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -165,6 +167,13 @@ class SchemaVersionError(WorkspaceError):
     """The workspace was written by a newer journeylens than this one."""
 
     code = "SCHEMA_VERSION"
+
+
+class ModelError(JourneyLensError):
+    """A trained model is missing, unreadable, or was trained on data it cannot score."""
+
+    code = "MODEL_ERROR"
+    status = 409
 
 
 def _short(value: Any, limit: int = 200) -> str:

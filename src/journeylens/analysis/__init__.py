@@ -4,6 +4,13 @@ Importing this package registers every built-in analysis in
 :mod:`journeylens.analysis.registry`, which the CLI, the API and the dashboard read.
 """
 
+from journeylens.analysis.attribution import (
+    AttributionResult,
+    AttributionSpec,
+    ChannelCost,
+    PathData,
+    attribution,
+)
 from journeylens.analysis.base import AnalysisWarning, Result, Spec
 from journeylens.analysis.clusters import ClustersResult, ClustersSpec, clusters
 from journeylens.analysis.filters import PropertyFilter
@@ -37,6 +44,9 @@ from journeylens.analysis.trends import TrendsResult, TrendsSpec, trends
 __all__ = [
     "Analysis",
     "AnalysisWarning",
+    "AttributionResult",
+    "AttributionSpec",
+    "ChannelCost",
     "ClustersResult",
     "ClustersSpec",
     "FunnelResult",
@@ -48,6 +58,7 @@ __all__ = [
     "JourneyMapSpec",
     "LifecycleResult",
     "LifecycleSpec",
+    "PathData",
     "PathsResult",
     "PathsSpec",
     "PropertyFilter",
@@ -68,6 +79,7 @@ __all__ = [
     "TrendsResult",
     "TrendsSpec",
     "analyses",
+    "attribution",
     "clusters",
     "funnel",
     "funnel_actors",

@@ -46,6 +46,9 @@ class SimConfig:
     junk_share: float
     churn_share: float
     channel_effects: Mapping[str, float] = field(default_factory=dict)
+    assist_channels: Mapping[str, float] = field(default_factory=dict)
+    assist_days: int = 7
+    product_affinity: float = 0.0
 
     @property
     def start_us(self) -> int:
@@ -92,6 +95,9 @@ def make_config(
     junk_share: float = 0.01,
     churn_share: float = 0.2,
     channel_effects: Mapping[str, float] | None = None,
+    assist_channels: Mapping[str, float] | None = None,
+    assist_days: int = 7,
+    product_affinity: float = 0.0,
 ) -> SimConfig:
     """Validate a simulation request.
 
@@ -110,9 +116,21 @@ def make_config(
         churn_share: share of persons who stop being active on a planted day.
         channel_effects: overrides of the true channel lifts (names from ``DEFAULT_EFFECTS``,
             values in [-0.5, 0.9]); unnamed channels keep their default.
+        assist_channels: channels that also *assist* (default none): channel name → additive
+            change in the order chance of each of the person's later visits (of any channel)
+            starting within ``assist_days`` after a visit through that channel, values in
+            [0, 0.9]. The lift lands on later visits, never on the assisting visit itself, so a
+            channel with a same-visit effect of 0 and an assist lift earns its orders as an
+            earlier touch in the journey. Lifts of several assisting channels add up.
+        assist_days: how long an assist lasts, in whole days (1 to 365).
+        product_affinity: share of a person's visits that are about a product of their planted
+            favourite category (default 0: every visit's product is drawn from the catalogue's
+            popularity alone, so no recommender can beat popularity). The favourite category
+            is in ``truth.persons.favourite_category``.
 
     Returns:
-        SimConfig with the same fields, ``start`` as a ``date`` and ``channel_effects`` complete.
+        SimConfig with the same fields, ``start`` as a ``date``, ``channel_effects`` complete
+        and ``assist_channels`` holding only the named channels.
     """
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ValidationError(
@@ -140,6 +158,17 @@ def make_config(
                 allowed="a number in [-0.5, 0.9] (additive change in visit conversion)",
             )
         effects[name] = float(lift)
+    assists: dict[str, float] = {}
+    for name, lift in (assist_channels or {}).items():
+        if name not in DEFAULT_EFFECTS:
+            raise UnknownNameError("simulated channel", name, DEFAULT_EFFECTS)
+        if isinstance(lift, bool) or not isinstance(lift, int | float) or not 0.0 <= lift <= 0.9:
+            raise ValidationError(
+                f"simulate: assist_channels[{name!r}] is out of range",
+                received=lift,
+                allowed="a number in [0, 0.9] (additive change in later visits' conversion)",
+            )
+        assists[name] = float(lift)
     return SimConfig(
         customers=_positive_int("customers", customers, 50_000_000),
         days=_positive_int("days", days, 3_650),
@@ -151,4 +180,7 @@ def make_config(
         junk_share=_share("junk_share", junk_share, 0.3),
         churn_share=_share("churn_share", churn_share),
         channel_effects=MappingProxyType(effects),
+        assist_channels=MappingProxyType(assists),
+        assist_days=_positive_int("assist_days", assist_days, 365),
+        product_affinity=_share("product_affinity", product_affinity),
     )

@@ -41,6 +41,7 @@ from journeylens.simulate.visits import (
     registration_times,
     self_initiated,
 )
+from journeylens.simulate.vocab import CATEGORIES
 
 __all__ = ["Simulation", "generate", "simulate"]
 
@@ -180,6 +181,7 @@ def _persons(cfg: SimConfig, pop: Population, reg_us, visits, orders) -> pa.Tabl
     registered = pa.array(reg_us != NEVER)
     null = pa.scalar(None, pa.string())
     channel = np.array([*MESSAGING_CHANNELS, None], dtype=object)[pop.preferred_channel]
+    category = np.array([*(c[0] for c in CATEGORIES), None], dtype=object)[visits.favourite]
     return pa.table(
         {
             "person_key": pop.key,
@@ -190,6 +192,7 @@ def _persons(cfg: SimConfig, pop: Population, reg_us, visits, orders) -> pa.Tabl
             "timezone": pop.timezone,
             "preferred_hour": pop.preferred_hour,
             "preferred_channel": pa.array(channel, pa.string()),
+            "favourite_category": pa.array(category, pa.string()),
             "churned": pop.churned,
             "churn_day": pa.array(pop.active_to_day, mask=~pop.churned),
             "orders": np.bincount(person, minlength=pop.n),
@@ -243,6 +246,9 @@ def simulate(
     junk_share: float = 0.01,
     churn_share: float = 0.2,
     channel_effects: Mapping[str, float] | None = None,
+    assist_channels: Mapping[str, float] | None = None,
+    assist_days: int = 7,
+    product_affinity: float = 0.0,
 ) -> Simulation:
     """Simulate a multi-channel shop's events with planted, known truth.
 
@@ -274,6 +280,9 @@ def simulate(
         junk_share=junk_share,
         churn_share=churn_share,
         channel_effects=channel_effects,
+        assist_channels=assist_channels,
+        assist_days=assist_days,
+        product_affinity=product_affinity,
     )
     events, parts = [], []
     for table, truth in generate(cfg, range(cfg.cohorts)):

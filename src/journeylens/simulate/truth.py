@@ -52,6 +52,8 @@ class Truth:
             when not given; ``locale``; ``timezone``; ``preferred_hour`` (UTC hour 0–23 around
             which the person is active and opens messages); ``preferred_channel`` (a
             ``journeylens.schema.CHANNELS`` name of a messaging channel, null if not reachable);
+            ``favourite_category`` (the category most of their visits are about, null unless
+            ``product_affinity`` was set);
             ``churned``; ``churn_day`` (day index from ``start``, null if not churned);
             ``orders`` and ``revenue`` (USD, gross) placed in the window; ``refunded`` (USD).
         channel_effects: channel name (``CHANNELS``) → true additive change in the chance that a

@@ -7,9 +7,13 @@ visits from messages are made by :mod:`~journeylens.simulate.messaging` and join
 :func:`finalise_visits`, which also decides the planted outcome of every visit:
 
     P(order) = base_conversion[person] + channel_effect[channel] + experiment lift (if exposed)
+               + assist lift (if the person came through an assisting channel shortly before)
 
-clipped to [0.001, 0.95]. The visit's channel is drawn independently of the person's base
-propensity, so naive conversion rates by channel differ by the planted effects (plus noise).
+clipped to [0.001, 0.95]. The assist lift (``SimConfig.assist_channels``, off by default) is
+the sum, over assisting channels, of their lift when the person had an earlier visit through
+that channel at most ``assist_days`` before this one. The visit's channel is drawn
+independently of the person's base propensity, so naive conversion rates by channel differ by
+the planted effects (plus noise).
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ import numpy as np
 from journeylens.simulate.channels import ACQUISITION, CHANNEL_INDEX, draw_touch, touch_channel
 from journeylens.simulate.config import EXPERIMENTS, SimConfig
 from journeylens.simulate.population import NEVER, Population
-from journeylens.simulate.vocab import PRODUCTS
+from journeylens.simulate.vocab import CATEGORIES, PRODUCTS
 
 __all__ = ["APP", "CALL", "STORE", "WEB", "Visits", "finalise_visits", "offline", "self_initiated"]
 
@@ -155,6 +159,7 @@ class Visits:
     cart: np.ndarray
     checkout: np.ndarray
     product: np.ndarray  # index into vocab.PRODUCTS: the product the visit is about
+    favourite: np.ndarray  # per person: index into vocab.CATEGORIES, -1 without product affinity
 
     def __len__(self) -> int:
         return len(self.person)
@@ -177,6 +182,43 @@ def _experiments(cfg: SimConfig, pop: Population, person, start, online, rng):
         lifts = np.array([v[1] for v in variants])
         lift += np.where(after, lifts[np.maximum(arms[person, e], 0)], 0.0)
     return arms, exposed, lift
+
+
+def _assist_lift(cfg: SimConfig, person: np.ndarray, start: np.ndarray, channel: np.ndarray):
+    """Per visit (sorted by person, start): the summed lift of the assisting channels the person
+    visited through strictly before it, within ``assist_days``."""
+    lift = np.zeros(len(person))
+    rows = np.arange(len(person))
+    for name, value in cfg.assist_channels.items():
+        # Forward-fill the row of the latest visit through the channel, then look one row back
+        # so a visit never assists itself; a row of another person is no assist.
+        latest = np.maximum.accumulate(np.where(channel == CHANNEL_INDEX[name], rows, -1))
+        before = np.r_[-1, latest[:-1]] if len(rows) else latest
+        safe = np.maximum(before, 0)
+        near = (before >= 0) & (person[safe] == person)
+        near &= start - start[safe] <= cfg.assist_days * DAY
+        lift += np.where(near, value, 0.0)
+    return lift
+
+
+def _affine_products(cfg: SimConfig, pop: Population, person, product, rng):
+    """Per person a favourite category, and a share ``product_affinity`` of their visits moved
+    to a product of it (by catalogue popularity within the category); draws nothing when off,
+    so the default simulation is unchanged."""
+    favourite = np.full(pop.n, -1)
+    if cfg.product_affinity == 0:
+        return favourite, product
+    names = [c[0] for c in CATEGORIES]
+    category = np.array([names.index(c) for c in PRODUCTS["category"]])
+    favourite = rng.integers(0, len(names), pop.n)
+    moved = rng.random(len(person)) < cfg.product_affinity
+    product = product.copy()
+    for c in range(len(names)):
+        rows = np.flatnonzero(moved & (favourite[person] == c))
+        members = np.flatnonzero(category == c)
+        weight = PRODUCTS["weight"][members]
+        product[rows] = rng.choice(members, len(rows), p=weight / weight.sum())
+    return favourite, product
 
 
 def finalise_visits(cfg: SimConfig, pop: Population, parts: list[dict], reg_us, rng) -> Visits:
@@ -202,6 +244,7 @@ def finalise_visits(cfg: SimConfig, pop: Population, parts: list[dict], reg_us, 
     for name, value in cfg.channel_effects.items():
         effects[CHANNEL_INDEX[name]] = value
     channel = touch_channel(touch)
+    lift = lift + _assist_lift(cfg, person, start, channel)
     p_order = np.clip(pop.base_conversion[person] + effects[channel] + lift, 0.001, 0.95)
     ordered = rng.random(len(person)) < p_order
     # Abandonment ladder for visits that do not order: add → view cart → start checkout.
@@ -209,6 +252,7 @@ def finalise_visits(cfg: SimConfig, pop: Population, parts: list[dict], reg_us, 
     cart = ordered | (added & online & (rng.random(len(person)) < 0.7))
     checkout = ordered | (cart & (rng.random(len(person)) < 0.5))
     product = rng.choice(len(PRODUCTS["weight"]), len(person), p=PRODUCTS["weight"])
+    favourite, product = _affine_products(cfg, pop, person, product, rng)
     return Visits(
         person=person,
         device=device,
@@ -228,4 +272,5 @@ def finalise_visits(cfg: SimConfig, pop: Population, parts: list[dict], reg_us, 
         cart=cart & online,
         checkout=checkout & online,
         product=product,
+        favourite=favourite,
     )
