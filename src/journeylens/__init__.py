@@ -50,11 +50,13 @@ from journeylens.workspace import Workspace
 __all__ = [
     "REJECTION_CODES",
     "AttributionSpec",
+    "BetaGeo",
     "ChannelCost",
     "ClustersSpec",
     "EnrichSettings",
     "FunnelSpec",
     "FunnelStep",
+    "GammaGamma",
     "HeatmapSpec",
     "IdentitySettings",
     "IngestReport",
@@ -85,6 +87,7 @@ __all__ = [
     "journey_map",
     "lifecycle",
     "paths",
+    "predict",
     "retention",
     "rfm",
     "run_analysis",
@@ -97,3 +100,15 @@ __all__ = [
 ]
 
 __version__ = "0.1.0"
+
+#: Loaded on first use: the predictive models pull in LightGBM, which the CLI and the analyses
+#: do not need at start-up.
+_LAZY = {"BetaGeo", "GammaGamma", "predict"}
+
+
+def __getattr__(name: str) -> object:
+    if name not in _LAZY:
+        raise AttributeError(f"module 'journeylens' has no attribute {name!r}")
+    import journeylens.predict
+
+    return journeylens.predict if name == "predict" else getattr(journeylens.predict, name)

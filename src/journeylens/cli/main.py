@@ -1,4 +1,4 @@
-"""``journeylens`` command line: demo, import, resolve, info, analyze.
+"""``journeylens`` command line: demo, import, resolve, info, analyze, train, predict.
 
 Every command prints a rich summary, or with ``--json`` one JSON document on stdout for scripts.
 Exit codes: 0 success, 1 a journeylens error (message on stderr), 2 bad usage (typer's own).
@@ -10,6 +10,7 @@ import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -20,7 +21,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from journeylens.cli.summary import (
     render_analyses,
     render_ingest,
+    render_predictions,
     render_result,
+    render_training,
     render_workspace,
     workspace_summary,
 )
@@ -41,6 +44,10 @@ WorkspaceOpt = Annotated[
     Path, typer.Option("--workspace", "-w", help="Workspace folder (created if missing).")
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document instead.")]
+AsOfOpt = Annotated[
+    datetime | None,
+    typer.Option("--as-of", help="Cut-off (UTC): only events before it count. Default: all."),
+]
 
 
 @contextmanager
@@ -215,6 +222,85 @@ def analyze(
         finally:
             ws.close()
     _emit(result.to_dict() | {"analysis": name}, as_json, lambda c, _: render_result(c, result))
+
+
+@app.command()
+def train(
+    models: Annotated[
+        list[str] | None, typer.Argument(help="churn, conversion, clv (default: all three).")
+    ] = None,
+    workspace: WorkspaceOpt = Path("jl-data"),
+    as_of: AsOfOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Train predictive models on the workspace's events and save them in its models/ folder."""
+    from journeylens.predict import PREDICTORS, get_predictor, train_model
+
+    with _errors():
+        names = models or [n for n, p in PREDICTORS.items() if p.train is not None]
+        for name in names:
+            get_predictor(name)  # an unknown name fails before any training
+        ws = _open_existing(workspace)
+        cards = {}
+        try:
+            with _progress(not as_json) as progress:
+                events = ws.events()
+                for name in names:
+                    progress(f"train {name}", 0, 1)
+                    card = train_model(name, events, ws.folder, as_of=_utc(as_of))
+                    cards[name] = card.to_dict()
+                    progress(f"train {name}", 1, 1)
+        finally:
+            ws.close()
+    _emit({"workspace": str(workspace), "models": cards}, as_json, render_training)
+
+
+@app.command()
+def predict(
+    models: Annotated[
+        list[str] | None,
+        typer.Argument(
+            help="churn, conversion, clv, recommendations, send_time, channel (default: every "
+            "model that is computed or trained)."
+        ),
+    ] = None,
+    workspace: WorkspaceOpt = Path("jl-data"),
+    as_of: AsOfOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Score every person and store the scores in the workspace's predictions table."""
+    from journeylens.predict import PREDICTORS, get_predictor, model_path, score_model
+
+    with _errors():
+        for name in models or []:
+            get_predictor(name)
+        ws = _open_existing(workspace)
+        scored, skipped = {}, {}
+        try:
+            names = models or list(PREDICTORS)
+            with _progress(not as_json) as progress:
+                events = ws.events()
+                for name in names:
+                    trained = PREDICTORS[name].train is not None
+                    if not models and trained and not model_path(ws.folder, name).exists():
+                        skipped[name] = f"not trained yet (journeylens train {name})"
+                        continue
+                    progress(f"score {name}", 0, 1)
+                    rows, version = score_model(name, events, ws.folder, as_of=_utc(as_of))
+                    ws.save_predictions(name, rows)
+                    persons = len(set(rows.column("person_id").to_pylist()))
+                    scored[name] = {"version": version, "rows": rows.num_rows, "persons": persons}
+                    progress(f"score {name}", 1, 1)
+        finally:
+            ws.close()
+    summary = {"workspace": str(workspace), "models": scored, "skipped": skipped}
+    _emit(summary, as_json, render_predictions)
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    if moment is None:
+        return None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def _read_spec(spec: str) -> str:

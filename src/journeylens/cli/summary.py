@@ -19,7 +19,9 @@ _SHOWN_ROWS = 40
 __all__ = [
     "render_analyses",
     "render_ingest",
+    "render_predictions",
     "render_result",
+    "render_training",
     "render_workspace",
     "workspace_summary",
 ]
@@ -116,9 +118,7 @@ def _share_table(name: str, counts: dict[str, int], total: int) -> Table:
 
 def _fmt(value: Any) -> str:
     if isinstance(value, dict):
-        return ", ".join(
-            f"{k}={v:,}" if isinstance(v, int) else f"{k}={v}" for k, v in value.items()
-        )
+        return ", ".join(f"{k}={_fmt(v)}" for k, v in value.items())
     if isinstance(value, numbers.Integral) and not isinstance(value, bool):
         return f"{value:,}"
     if isinstance(value, numbers.Real) and not isinstance(value, bool):
@@ -153,3 +153,27 @@ def render_result(console: Console, result: Result) -> None:
         console.print(f"[dim]{len(frame) - _SHOWN_ROWS:,} more rows; --json prints them all[/]")
     for warning in result.warnings:
         console.print(f"[yellow]warning[/] [dim]{warning.code}[/] {warning.message}")
+
+
+def render_training(console: Console, data: dict[str, Any]) -> None:
+    table = Table(title=f"models trained in {data['workspace']}", title_justify="left")
+    for column in ("model", "version", "as of", "features", "metrics"):
+        table.add_column(column, overflow="fold")
+    for name, card in data["models"].items():
+        metrics = {k: v for k, v in card["metrics"].items() if not isinstance(v, dict)}
+        table.add_row(
+            name, card["version"], card["as_of"], str(len(card["features"])), _fmt(metrics)
+        )
+    console.print(table)
+    console.print("Score with them: [bold]journeylens predict -w WORKSPACE[/]")
+
+
+def render_predictions(console: Console, data: dict[str, Any]) -> None:
+    table = Table(title=f"predictions stored in {data['workspace']}", title_justify="left")
+    for column in ("model", "version", "rows", "persons"):
+        table.add_column(column, justify="right" if column in ("rows", "persons") else "left")
+    for name, scored in data["models"].items():
+        table.add_row(name, scored["version"], _fmt(scored["rows"]), _fmt(scored["persons"]))
+    console.print(table)
+    for name, hint in data.get("skipped", {}).items():
+        console.print(f"[yellow]skipped[/] {name}: {hint}")
