@@ -16,7 +16,7 @@ from sklearn.metrics import roc_auc_score
 import journeylens as jl
 from journeylens.errors import ValidationError
 from journeylens.predict.evaluation import evaluate_propensity
-from journeylens.predict.features import FeatureSpec
+from journeylens.predict.features import FeatureSpec, person_features
 from journeylens.predict.labels import outcome_labels
 from journeylens.predict.propensity import (
     predictive_segment,
@@ -32,14 +32,36 @@ AS_OF = START + timedelta(days=63)
 HORIZON = "21d"
 # Every snapshot sees the same three weeks of history, so counts mean the same at each cut-off.
 SPEC = FeatureSpec(lookback="21d", recent="7d")
+ENGAGEMENT = ("opened", "clicked", "open_rate", "click_rate")
 SMALL = dict(n_estimators=60, num_leaves=4, min_child_samples=50, learning_rate=0.1)
+WARNING_DAYS = 28  # churners fade over the four weeks before they stop
+#: The planted drivers as the features see them: how much and how recently the person is
+#: active (visits, sessions, active days), how they answer messages, and what they say.
+DRIVERS = {
+    "days_since_last_activity",
+    "events",
+    "events_recent",
+    "recent_share",
+    "active_days",
+    "sessions",
+    "sessions_recent",
+    "sessions_per_day",
+    "messages_since_last_activity",
+    *(f"{m}_{kind}" for m in ("email", "sms", "push", "whatsapp") for kind in ENGAGEMENT),
+    "feedback_count",
+    "feedback_avg_score",
+    "feedback_min_score",
+}
 
 
 @pytest.fixture(scope="module")
 def shop():
-    """90 days of 2000 simulated customers, half of them planted churners, keyed by the true
-    person (so the check scores the model, not identity resolution), and the planted persons."""
-    sim = jl.simulate(customers=2000, days=90, seed=1, churn_share=0.5)
+    """90 days of 2000 simulated customers, half of them planted churners who fade over the
+    ``WARNING_DAYS`` before they stop, keyed by the true person (so the check scores the model,
+    not identity resolution), and the planted persons."""
+    sim = jl.simulate(
+        customers=2000, days=90, seed=1, churn_share=0.5, churn_warning_days=WARNING_DAYS
+    )
     persons = sim.truth.persons.to_pandas()
     persons["person_id"] = persons.person_key.astype(str)
     return by_true_person(sim).cache(), persons
@@ -59,42 +81,72 @@ def churn(shop):
     return model, report, score_propensity(model, events_, as_of=AS_OF)
 
 
-def test_planted_churners_are_scored_high_and_recency_is_their_top_reason(shop, churn) -> None:
-    """How the simulator plants churn (``simulate.population`` and ``visits``): a churner's
-    visits follow their usual Poisson rate until a uniformly drawn churn day, then stop for
-    good, while the ESP keeps delivering e-mail, SMS and push that is never opened. There is no
-    slow decline before the stop. So the only marks a churner leaves in the history are
-    **recency** (silence since the churn day: ``days_since_last_activity``) and **unanswered
-    deliveries** (``messages_since_last_activity``); a churner whose stop still lies in the
-    future looks like anyone else and cannot be foreseen. The observed label (no activity in
-    the horizon) is also earned by chance by customers with a low visit rate, which is why
-    the visit rate (``sessions_per_day``) matters for the observed label but not for the
-    planted one.
+def test_planted_churn_drivers_are_recovered_beyond_recency(shop, churn) -> None:
+    """How the simulator plants churn (``simulate.population``, ``simulate.precursors``): a
+    churner's activity stops for good on a uniformly drawn churn day, while the ESP keeps
+    delivering messages that are never opened. With ``churn_warning_days`` = 28 the churner
+    first fades over the four weeks before that day, linearly down to a tenth of their usual
+    engagement: fewer self-initiated visits (web, app, store, call), fewer opens and clicks of
+    the messages that keep arriving, and unhappy feedback (a quarter of their visits without an
+    order end in a complaint, scored low). So the drivers are, as features: **declining
+    activity** (``sessions``, ``sessions_per_day``, ``active_days``, ``events_recent``,
+    ``recent_share``), **unanswered messages** (open/click rates, ``messages_since_last_activity``),
+    **low feedback scores** (``feedback_avg_score``, ``feedback_min_score``) and, once the stop
+    has come, **recency** (``days_since_last_activity``). The observed label (no activity in
+    the horizon) is also earned by chance by customers with a low visit rate, so no model
+    reaches the AUC of the planted label.
 
     The model is trained on history before ``AS_OF`` only, then scored at ``AS_OF`` and judged
-    on what happens in the 21 days after it, which it never saw: against the observed outcome,
-    and against the planted truth — persons whose planted churn day has passed by ``AS_OF``
-    versus persons never churning."""
+    on the 21 days after it, which it never saw: against the observed outcome (beside what
+    recency alone achieves on the same persons), and against the planted truth — persons whose
+    churn day has passed by ``AS_OF`` (recency gives them away) and, the real forecast, persons
+    whose churn day falls inside the horizon (only the precursors give them away: without them
+    this AUC is 0.48–0.50 on seeds 1–3), each versus persons never churning.
+
+    Measured on seeds 1/2/3 (``churn_warning_days`` 0 → 28): held-out AUC 0.653/0.655/0.650 →
+    0.689/0.715/0.724 (recency alone 0.627/0.652/0.678 with the option on); planted AUC of the
+    gone 0.705/0.678/0.676 → 0.803/0.746/0.820; of the coming 0.479/0.489/0.501 →
+    0.611/0.643/0.690."""
     events_, persons = shop
     _model, report, scores = churn
     observed = outcome_labels(events_, target="churn", cutoff=AS_OF, horizon=HORIZON, spec=SPEC)
-    judged = scores.merge(observed.execute(), on="person_id").merge(persons, on="person_id")
-    held_out_auc = roc_auc_score(judged.label, judged.score)
-    gone = judged.churned & (judged.churn_day <= 63)
-    staying = ~judged.churned
-    planted_auc = roc_auc_score(gone[gone | staying], judged.score[gone | staying])
-    top_reasons = Counter(r[0]["feature"] for r in judged.reasons[gone] if r)
-    print(
-        f"validation AUC {report.auc:.3f}, held-out AUC {held_out_auc:.3f}, planted AUC "
-        f"{planted_auc:.3f}, top-decile lift {report.top_decile_lift:.2f}, "
-        f"top reasons of planted churners {top_reasons.most_common(4)}"
+    recency = person_features(events_, as_of=AS_OF, spec=SPEC).select(
+        "person_id", "days_since_last_activity"
     )
-    assert held_out_auc > 0.6
-    assert report.auc > 0.6
-    assert planted_auc > 0.6
+    judged = (
+        scores.merge(observed.execute(), on="person_id")
+        .merge(recency.execute(), on="person_id")
+        .merge(persons, on="person_id")
+    )
+    held_out_auc = roc_auc_score(judged.label, judged.score)
+    recency_auc = roc_auc_score(judged.label, judged.days_since_last_activity)
+    staying = ~judged.churned
+    gone = judged.churned & (judged.churn_day <= 63)
+    coming = judged.churned & (judged.churn_day > 63) & (judged.churn_day <= 63 + 21)
+    gone_auc = roc_auc_score(gone[gone | staying], judged.score[gone | staying])
+    coming_auc = roc_auc_score(coming[coming | staying], judged.score[coming | staying])
+    gone_reasons = Counter(r[0]["feature"] for r in judged.reasons[gone] if r)
+    coming_reasons = Counter(r[0]["feature"] for r in judged.reasons[coming] if r)
+    print(
+        f"validation AUC {report.auc:.3f}, held-out AUC {held_out_auc:.3f} (recency alone "
+        f"{recency_auc:.3f}), planted AUC gone {gone_auc:.3f} / coming {coming_auc:.3f}, "
+        f"top-decile lift {report.top_decile_lift:.2f}, top reasons of the gone "
+        f"{gone_reasons.most_common(3)}, of the coming {coming_reasons.most_common(5)}"
+    )
+    assert held_out_auc >= 0.67
+    assert held_out_auc >= recency_auc + 0.03
+    assert report.auc > 0.65
+    assert gone_auc >= 0.72
+    assert coming_auc >= 0.58
     assert report.top_decile_lift > 1.4
-    assert top_reasons.most_common(1)[0][0] == "days_since_last_activity"
-    assert "days_since_last_activity" in report.importance.feature.head(3).tolist()
+    assert gone_reasons.most_common(1)[0][0] in DRIVERS
+    # The churners still to come are flagged by their fading, not by a silence they have yet
+    # to show: their commonest first reasons are all planted drivers (the complaints among
+    # them), and most first reasons are.
+    assert {f for f, _ in coming_reasons.most_common(3)} <= DRIVERS
+    assert "feedback_avg_score" in {f for f, _ in coming_reasons.most_common(3)}
+    assert sum(n for f, n in coming_reasons.items() if f in DRIVERS) >= 0.7 * coming.sum()
+    assert len(DRIVERS & set(report.importance.feature.head(5))) >= 3
 
 
 def test_conversion_propensity_ranks_future_buyers_above_chance(shop) -> None:

@@ -49,6 +49,7 @@ class SimConfig:
     assist_channels: Mapping[str, float] = field(default_factory=dict)
     assist_days: int = 7
     product_affinity: float = 0.0
+    churn_warning_days: int = 0
 
     @property
     def start_us(self) -> int:
@@ -98,6 +99,7 @@ def make_config(
     assist_channels: Mapping[str, float] | None = None,
     assist_days: int = 7,
     product_affinity: float = 0.0,
+    churn_warning_days: int = 0,
 ) -> SimConfig:
     """Validate a simulation request.
 
@@ -127,6 +129,11 @@ def make_config(
             favourite category (default 0: every visit's product is drawn from the catalogue's
             popularity alone, so no recommender can beat popularity). The favourite category
             is in ``truth.persons.favourite_category``.
+        churn_warning_days: length of the warning window in whole days (0 to 365; default 0:
+            churners stop dead, with no sign beforehand). In the last ``churn_warning_days``
+            before their churn day a churner's visits and message opens fade linearly to a
+            tenth of their usual level and any feedback they leave is unhappy (see
+            :mod:`journeylens.simulate.precursors`).
 
     Returns:
         SimConfig with the same fields, ``start`` as a ``date``, ``channel_effects`` complete
@@ -169,6 +176,16 @@ def make_config(
                 allowed="a number in [0, 0.9] (additive change in later visits' conversion)",
             )
         assists[name] = float(lift)
+    if (
+        isinstance(churn_warning_days, bool)
+        or not isinstance(churn_warning_days, int)
+        or not 0 <= churn_warning_days <= 365
+    ):
+        raise ValidationError(
+            "simulate: churn_warning_days must be a whole number of days",
+            received=churn_warning_days,
+            allowed="0 (churners stop without warning) to 365",
+        )
     return SimConfig(
         customers=_positive_int("customers", customers, 50_000_000),
         days=_positive_int("days", days, 3_650),
@@ -183,4 +200,5 @@ def make_config(
         assist_channels=MappingProxyType(assists),
         assist_days=_positive_int("assist_days", assist_days, 365),
         product_affinity=_share("product_affinity", product_affinity),
+        churn_warning_days=churn_warning_days,
     )

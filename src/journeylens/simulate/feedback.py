@@ -2,9 +2,11 @@
 
 After some orders (and now and then during a visit) a person answers an NPS survey ("Survey
 Responded") or leaves free feedback ("Feedback Submitted"). The score is drawn first — lower
-after a refunded order — and decides the true sentiment: 9–10 positive, 7–8 neutral, 0–6
-negative. The text is written from templates of that sentiment, in the person's language, about
-one aspect of the shop (the topic), so a sentiment or topic model can be scored against truth.
+after a refunded order and from a churner in their warning window, who also speaks up far more
+often (:mod:`~journeylens.simulate.precursors`) — and decides the true sentiment: 9–10
+positive, 7–8 neutral, 0–6 negative. The text is written from templates of that sentiment, in
+the person's language, about one aspect of the shop (the topic), so a sentiment or topic model
+can be scored against truth.
 """
 
 from __future__ import annotations
@@ -16,7 +18,9 @@ from itertools import product
 import numpy as np
 import pyarrow as pa
 
+from journeylens.simulate import precursors
 from journeylens.simulate.columns import const, field_num, field_raw, field_str, json_object, pick
+from journeylens.simulate.config import SimConfig
 from journeylens.simulate.journeys import VisitIds, row_fields, visit_context
 from journeylens.simulate.orders import Orders
 from journeylens.simulate.population import Population
@@ -115,7 +119,13 @@ def _scores(rng, n: int, unhappy: np.ndarray) -> np.ndarray:
 
 
 def feedback_events(
-    pop: Population, v: Visits, ids: VisitIds, orders: Orders, active_to_us: np.ndarray, rng
+    cfg: SimConfig,
+    pop: Population,
+    v: Visits,
+    ids: VisitIds,
+    orders: Orders,
+    active_to_us: np.ndarray,
+    rng,
 ) -> tuple[list[Block], Feedback]:
     """Survey and feedback events with their true sentiment.
 
@@ -126,12 +136,17 @@ def feedback_events(
     m = len(orders.visit)
     after = orders.timestamp_us + rng.integers(1, 8, m) * DAY
     by_order = np.flatnonzero((rng.random(m) < 0.15) & (v.kind[orders.visit] <= APP))
-    browsing = np.flatnonzero((v.kind <= APP) & ~v.ordered & (rng.random(len(v)) < 0.015))
+    # A fading churner speaks up far more often than a content browser (and always unhappily).
+    chance = np.where(
+        precursors.in_warning(cfg, pop, v.person, v.start_us), precursors.COMPLAINT_CHANCE, 0.015
+    )
+    browsing = np.flatnonzero((v.kind <= APP) & ~v.ordered & (rng.random(len(v)) < chance))
     visit = np.concatenate([orders.visit[by_order], browsing])
     ts = np.concatenate([after[by_order], v.start_us[browsing] + 300_000_000])
     unhappy = np.concatenate([orders.refunded[by_order], rng.random(len(browsing)) < 0.3])
     keep = ts < active_to_us[v.person[visit]]
     visit, ts, unhappy = visit[keep], ts[keep], unhappy[keep]
+    unhappy = unhappy | precursors.in_warning(cfg, pop, v.person[visit], ts)
     n = len(visit)
     nps = _scores(rng, n, unhappy)
     sentiment = np.where(nps >= 9, "positive", np.where(nps >= 7, "neutral", "negative"))

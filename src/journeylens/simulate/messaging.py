@@ -6,9 +6,11 @@ keep going after a person churns (the ESP does not know). Opens depend on two pl
     P(open) = base_open[channel] * (1.6 if channel is the person's preferred one else 0.5)
               * (0.3 + 0.7 * exp(-d² / 8)),   d = hours between send time and preferred hour
 
-and nobody opens after their churn day. A click opens a web visit (an app visit for push) tagged
-with the send's UTMs, which then converts with the channel's planted effect. ESP events carry
-``context.channel`` and are sent with the person's user id, as ESP sources do.
+and nobody opens after their churn day; with ``churn_warning_days`` set, a churner's P(open) is
+also multiplied by their fading at the send (:mod:`~journeylens.simulate.precursors`). A click
+opens a web visit (an app visit for push) tagged with the send's UTMs, which then converts with
+the channel's planted effect. ESP events carry ``context.channel`` and are sent with the
+person's user id, as ESP sources do.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from journeylens.simulate import precursors
 from journeylens.simulate.channels import CHANNEL_INDEX, MESSAGING, TOUCHES, draw_touch
 from journeylens.simulate.columns import const, field_raw, field_str, hex_ids, json_object, pick
 from journeylens.simulate.config import SimConfig
@@ -90,6 +93,8 @@ def send_messages(
         gap = np.minimum(gap, 24 - gap)
         habit = np.where(pop.preferred_channel[person] == c, 1.6, 0.5)
         p_open = open_base * habit * (0.3 + 0.7 * np.exp(-(gap**2) / 8.0))
+        if cfg.churn_warning_days:
+            p_open = p_open * precursors.fading(cfg, pop, person, sent)
         opened_at = sent + (60 + rng.exponential(90 * 60, n)).astype(np.int64) * 1_000_000
         opened = (rng.random(n) < p_open) & (opened_at < churn_us[person])
         clicked_at = opened_at + rng.integers(5, 120, n) * 1_000_000

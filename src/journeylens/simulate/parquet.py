@@ -66,7 +66,8 @@ def write_parquet(
         chunk_customers: customers generated and held in memory at once, rounded up to whole
             cohorts of 5,000; about 50 events (~25 MB of Arrow memory per 1,000 customers).
         truth_dir: when given, every truth table is streamed to ``<truth_dir>/<name>.parquet``
-            and ``channel_effects`` / ``experiments`` go to ``<truth_dir>/truth.json``.
+            and ``channel_effects`` / ``churn_warning_days`` / ``experiments`` go to
+            ``<truth_dir>/truth.json``.
         shares: the other keyword arguments of :func:`~journeylens.simulate.simulate`
             (``registered_share``, ``shared_device_share``, …, ``channel_effects``).
 
@@ -112,6 +113,7 @@ def write_parquet(
     if truth_path is not None:
         summary = {
             "channel_effects": dict(cfg.channel_effects),
+            "churn_warning_days": cfg.churn_warning_days,
             "experiments": Truth.experiments_table(cfg.days).to_pylist(),
         }
         (truth_path / "truth.json").write_text(json.dumps(summary, indent=2))

@@ -20,6 +20,7 @@ import pyarrow.compute as pc
 
 from journeylens.schema import CHANNELS
 from journeylens.simulate import feedback as fb
+from journeylens.simulate import precursors
 from journeylens.simulate.config import COHORT_SIZE, EXPERIMENTS, SimConfig, make_config
 from journeylens.simulate.identity import identity_calls
 from journeylens.simulate.journeys import visit_events, visit_ids
@@ -120,15 +121,16 @@ def _cohort(cfg: SimConfig, cohort: int) -> tuple[pa.Table, dict[str, pa.Table]]
     n = min(COHORT_SIZE, cfg.customers - cohort * COHORT_SIZE)
     rng = np.random.default_rng(np.random.SeedSequence([cfg.seed, cohort]))
     pop = make_population(cfg, cohort, n, rng)
-    own = self_initiated(cfg, pop, rng)
+    own = precursors.thin(cfg, pop, self_initiated(cfg, pop, rng), rng)
     reg_us = registration_times(cfg, pop, own, rng)
     esp_blocks, clicks = send_messages(cfg, pop, reg_us, _user_at(pop), rng)
-    visits = finalise_visits(cfg, pop, [own, clicks, offline(cfg, pop, reg_us, rng)], reg_us, rng)
+    in_store = precursors.thin(cfg, pop, offline(cfg, pop, reg_us, rng), rng)
+    visits = finalise_visits(cfg, pop, [own, clicks, in_store], reg_us, rng)
     ids, records = visit_ids(pop, visits, rng)
     id_blocks, id_records = identity_calls(pop, visits, ids.anon, ids.user, rng)
     order_blocks, orders = order_events(visits, ids, rng)
     active_to_us = cfg.start_us + pop.active_to_day * DAY
-    fb_blocks, feedback = fb.feedback_events(pop, visits, ids, orders, active_to_us, rng)
+    fb_blocks, feedback = fb.feedback_events(cfg, pop, visits, ids, orders, active_to_us, rng)
     blocks = [
         *esp_blocks,
         *visit_events(pop, visits, ids, rng),
@@ -229,6 +231,7 @@ def make_truth(cfg: SimConfig, parts: list[dict[str, pa.Table]]) -> Truth:
     tables = {name: pa.concat_tables([p[name] for p in parts]) for name in TABLES}
     return Truth(
         channel_effects=dict(cfg.channel_effects),
+        churn_warning_days=cfg.churn_warning_days,
         experiments=Truth.experiments_table(cfg.days),
         **tables,
     )
@@ -249,6 +252,7 @@ def simulate(
     assist_channels: Mapping[str, float] | None = None,
     assist_days: int = 7,
     product_affinity: float = 0.0,
+    churn_warning_days: int = 0,
 ) -> Simulation:
     """Simulate a multi-channel shop's events with planted, known truth.
 
@@ -283,6 +287,7 @@ def simulate(
         assist_channels=assist_channels,
         assist_days=assist_days,
         product_affinity=product_affinity,
+        churn_warning_days=churn_warning_days,
     )
     events, parts = [], []
     for table, truth in generate(cfg, range(cfg.cohorts)):

@@ -59,6 +59,13 @@ class Truth:
         channel_effects: channel name (``CHANNELS``) → true additive change in the chance that a
             visit through that channel ends in an order, relative to a Direct visit.
         churners: ``person_key``, ``churn_day`` of every churner (no activity from that day on).
+        churn_warning_days: length ``W`` of the planted warning window (0 = none). When > 0,
+            the planted drivers of churn are, in the ``W`` days before a churner's churn day:
+            a linear fall of their visit rate (web, app, store, call) and of their chance to
+            open or click a message, down to ``journeylens.simulate.precursors.FLOOR`` of the
+            usual level at the churn day, while deliveries go on; and frequent, unhappy feedback
+            scores. Without it (0) a churner stops dead and only the silence after the churn
+            day (recency, unanswered deliveries) marks them.
         send_hours: ``person_key``, ``best_hour`` (UTC) — when messages are most likely opened.
         experiments: ``experiment_id``, ``variant``, ``true_lift`` (additive change in visit
             conversion from exposure on), ``start_day``.
@@ -75,6 +82,7 @@ class Truth:
     persons: pa.Table
     channel_effects: Mapping[str, float]
     churners: pa.Table
+    churn_warning_days: int
     send_hours: pa.Table
     experiments: pa.Table
     assignments: pa.Table
