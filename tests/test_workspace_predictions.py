@@ -65,7 +65,7 @@ def test_a_version_2_workspace_gains_the_predictions_table_on_open(tmp_path):
     con.execute("UPDATE jl_meta SET value = '2' WHERE key = 'schema_version'")
     con.close()
     with jl.Workspace.open(tmp_path) as ws:
-        assert ws.info()["schema_version"] == SCHEMA_VERSION == 3
+        assert ws.info()["schema_version"] == SCHEMA_VERSION
         ws.save_predictions("churn", rows("churn", {"p1": 0.9}))
         assert ws.predictions().schema().names == PREDICTIONS_SCHEMA.names
 

@@ -14,6 +14,7 @@ what was wrong, the value received, what is allowed and how to fix it.
     │   └── SpecError                     INVALID_SPEC        400
     ├── SourceError                       INVALID_SOURCE      400
     │   └── UnsupportedFormatError        UNSUPPORTED_FORMAT  400
+    ├── NotFoundError                     NOT_FOUND           404
     ├── WorkspaceError                    WORKSPACE_ERROR     409
     │   └── SchemaVersionError            SCHEMA_VERSION      409
     └── ModelError                        MODEL_ERROR         409
@@ -30,6 +31,7 @@ __all__ = [
     "JourneyLensError",
     "MappingError",
     "ModelError",
+    "NotFoundError",
     "SchemaVersionError",
     "SourceError",
     "SpecError",
@@ -154,6 +156,14 @@ class UnsupportedFormatError(SourceError):
     """An ingest source is of a kind or file format journeylens does not read."""
 
     code = "UNSUPPORTED_FORMAT"
+
+
+class NotFoundError(JourneyLensError):
+    """A thing asked for by its id (a person) does not exist. Unlike ``UnknownNameError`` it
+    lists no known values: those ids are personal data."""
+
+    code = "NOT_FOUND"
+    status = 404
 
 
 class WorkspaceError(JourneyLensError):

@@ -15,6 +15,7 @@ import ibis.expr.datatypes as dt
 import pyarrow as pa
 
 __all__ = [
+    "API_KEYS_SCHEMA",
     "CHANNELS",
     "EVENTS_ARROW_SCHEMA",
     "EVENTS_SCHEMA",
@@ -28,12 +29,13 @@ __all__ = [
     "QUARANTINE_SCHEMA",
     "SCHEMA_VERSION",
     "STAGES",
+    "SUPPRESSED_IDENTIFIERS_SCHEMA",
     "MessageType",
     "Stage",
 ]
 
 #: Bumped whenever a stored table changes layout; ``store.migrations`` upgrades older workspaces.
-SCHEMA_VERSION: Final = 3
+SCHEMA_VERSION: Final = 4
 
 MessageType = Literal["track", "identify", "page", "screen", "group", "alias"]
 MESSAGE_TYPES: Final[tuple[str, ...]] = ("track", "identify", "page", "screen", "group", "alias")
@@ -210,5 +212,31 @@ PREDICTIONS_SCHEMA: Final = ibis.schema(
         "details": dt.string,
         "reasons": dt.string,
         "scored_at": _TS,
+    }
+)
+
+#: API keys (schema version 4). Only a salted SHA-256 of each key's secret is stored; ``key_id``
+#: is the public part every key text carries, ``role`` one of write | read | admin, and a revoked
+#: key keeps its row (with ``revoked_at``) so listings show what was revoked and when.
+API_KEYS_SCHEMA: Final = ibis.schema(
+    {
+        "key_id": dt.String(nullable=False),
+        "name": dt.string,
+        "role": dt.String(nullable=False),
+        "salt": dt.String(nullable=False),
+        "secret_hash": dt.String(nullable=False),
+        "created_at": _TS,
+        "revoked_at": _TS,
+    }
+)
+
+#: Identifiers of erased persons (schema version 4), kept only as a SHA-256 of type and
+#: normalised value so the list itself holds no personal data. Ingest drops messages that carry
+#: one and identity resolution ignores them, so erased persons do not come back.
+SUPPRESSED_IDENTIFIERS_SCHEMA: Final = ibis.schema(
+    {
+        "id_hash": dt.String(nullable=False),
+        "id_type": dt.String(nullable=False),
+        "suppressed_at": _TS,
     }
 )

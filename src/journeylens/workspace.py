@@ -24,6 +24,7 @@ from typing import Any, Literal
 
 import ibis
 import pyarrow as pa
+import pyarrow.compute as pc
 from ibis.backends import BaseBackend
 
 from journeylens.analysis.base import Spec
@@ -41,6 +42,20 @@ from journeylens.identity import (
     extract_identifiers,
     normalise_identifiers,
     resolve,
+)
+from journeylens.keyring import ApiKey, find_key, new_key
+from journeylens.privacy import (
+    erase_person,
+    suppressed_hashes,
+    suppressed_mask,
+    without_suppressed,
+)
+from journeylens.profiles import (
+    person_identifiers,
+    person_profile,
+    person_records,
+    person_timeline,
+    unknown_person,
 )
 from journeylens.schema import (
     ID_MAP_SCHEMA,
@@ -164,7 +179,9 @@ class Workspace:
 
         Rows whose ``message_id`` is already stored are skipped, so ingesting the same batch
         twice changes nothing. Invalid rows go to the ``quarantine`` table with their raw payload
-        and the reason; the valid rows of the same batch are kept.
+        and the reason; the valid rows of the same batch are kept. Rows that carry an identifier
+        of an erased person are dropped and not kept anywhere (counted as rejected, code
+        ``SUPPRESSED``).
 
         Returns:
             An ``IngestReport``: rows read, accepted, duplicates, rejected (with row, field,
@@ -184,14 +201,22 @@ class Workspace:
         rejections: list[Rejection] = []
         by_code: dict[str, int] = {}
         total = total_rows(source)
+        suppressed = suppressed_hashes(self._catalog)
         try:
             for chunk in iter_chunks(
                 source, chunk_rows=self._settings.ingest.chunk_rows, file_format=file_format
             ):
                 staged = stager.stage(chunk)
-                added = self._catalog.append_events(staged.accepted)
+                rows = without_suppressed(
+                    self._catalog, staged.accepted, self._settings.identity, suppressed
+                )
+                if rows.num_rows < staged.accepted.num_rows:
+                    dropped = staged.accepted.num_rows - rows.num_rows
+                    rejected_count += dropped
+                    by_code["SUPPRESSED"] = by_code.get("SUPPRESSED", 0) + dropped
+                added = self._catalog.append_events(rows)
                 accepted += added
-                duplicates += staged.repeats + staged.accepted.num_rows - added
+                duplicates += staged.repeats + rows.num_rows - added
                 rejected_count += staged.rejected.num_rows
                 self._quarantine(staged.rejected, batch_id, name, rejections, by_code)
                 progress("ingest", chunk.data.num_rows, total)
@@ -273,6 +298,9 @@ class Workspace:
         progress("identify", 2, 4)
         blocked, table = normalised.blocked, normalised.table
         del normalised
+        suppressed = suppressed_hashes(self._catalog)
+        if suppressed:  # an erased person's identifiers, still named by others' messages
+            table = table.filter(pc.invert(suppressed_mask(table, suppressed)))
         overrides = self._catalog.table("edge_overrides").edge_id.to_pyarrow().to_pylist()
         result = resolve(table, settings, invalid_edges=set(overrides))
         del table
@@ -349,6 +377,11 @@ class Workspace:
         self._con.create_table(_ENRICHED, enriched, overwrite=True)
         self._catalog.set("enriched_version", self._derived_key())
         return int(self._catalog.table(_ENRICHED).count().execute())
+
+    def data_version(self) -> str:
+        """A text that changes whenever what ``events()`` returns may change (new or erased
+        events, identity overrides, settings): the key of cached analysis results."""
+        return self._derived_key()
 
     def _identities_stale(self) -> bool:
         """Events arrived since identities were last resolved."""
@@ -483,6 +516,107 @@ class Workspace:
     def quarantine(self) -> ibis.Table:
         """Every rejected row with its reason and raw payload (``schema.QUARANTINE_SCHEMA``)."""
         return self._catalog.table("quarantine")
+
+    # ------------------------------------------------------------------ persons
+
+    def person(
+        self, person_id: str, *, members: Callable[[str], SegmentResult] | None = None
+    ) -> dict[str, Any]:
+        """The customer-360 profile of one person. ``members`` gives a saved segment's members
+        (default ``segment_members``; a server passes its cached version).
+
+        Returns:
+            The fields of ``profiles.person_profile`` (traits, identifiers, scores with
+            reasons, first/last seen, counts) and ``segments``: the names of the saved segments
+            the person is a member of now.
+        """
+        profile = person_profile(
+            self.persons(), self._catalog.table("id_map"), self.predictions(), person_id
+        )
+        members = members or self.segment_members
+        names = [s["name"] for s in self.segments()]
+        return profile | {"segments": [n for n in names if person_id in members(n).person_ids]}
+
+    def person_timeline(
+        self, person_id: str, *, cursor: str | None = None, limit: int = 50
+    ) -> dict[str, Any]:
+        """A page of one person's events on every channel, newest first (see
+        ``profiles.person_timeline`` for the fields and the cursor)."""
+        events = self.events()
+        if not person_identifiers(self._catalog.table("id_map"), person_id):
+            raise unknown_person(person_id)
+        return person_timeline(events, person_id, cursor=cursor, limit=limit)
+
+    def export_person(self, person_id: str) -> dict[str, Any]:
+        """Everything the workspace holds about one person (a GDPR access request).
+
+        Returns:
+            ``person`` (as ``person``) and the fields of ``profiles.person_records``:
+            ``events``, ``merge_log``, ``quarantine``; and ``exported_at``.
+        """
+        profile = self.person(person_id)
+        records = person_records(
+            self.events(),
+            self._catalog.table("merge_log"),
+            self.quarantine(),
+            person_id,
+            [i["id_value"] for i in profile["identifiers"]],
+        )
+        return {"person": profile, **records, "exported_at": self._clock()}
+
+    def erase_person(self, person_id: str) -> dict[str, Any]:
+        """Erase one person everywhere and keep them erased (a GDPR erasure request).
+
+        ``privacy.erase_person`` suppresses their identifiers and deletes their events,
+        predictions and quarantined rows; identities and enrichment are then rebuilt, so traits,
+        identities and segment memberships go with them. Later or replayed messages that carry
+        one of their identifiers are dropped at ingest.
+
+        Returns:
+            ``person_id``; ``events``, ``predictions``, ``quarantine``: rows deleted;
+            ``identifiers``: identifiers suppressed.
+        """
+        counts = erase_person(
+            self._catalog, self.events(), self.quarantine(), person_id, now=self._clock()
+        )
+        self._catalog.set("data_version", str(self._catalog.get_int("data_version") + 1))
+        self.resolve_identities()
+        self.events()  # rebuilt now: the erased rows must not linger in events_enriched
+        self._catalog.checkpoint()
+        return counts
+
+    # ------------------------------------------------------------------ API keys
+
+    def create_key(self, role: str, name: str = "") -> tuple[str, ApiKey]:
+        """Make an API key of ``role`` (write, read or admin) named ``name``.
+
+        Returns:
+            ``(text, key)``: the key's text (shown this once: only its hash is stored) and the
+            stored ``ApiKey``.
+        """
+        text, row = new_key(role, name, self._clock())
+        self._catalog.add_api_key(row)
+        return text, ApiKey.from_row(row)
+
+    def list_keys(self) -> list[ApiKey]:
+        """Every API key, active and revoked, oldest first."""
+        return [ApiKey.from_row(r) for r in self.key_rows()]
+
+    def revoke_key(self, key_id: str) -> ApiKey:
+        """Revoke the key ``key_id`` (again: keeps the first time). Returns the ``ApiKey``."""
+        row = self._catalog.revoke_api_key(key_id, self._clock())
+        if row is None:
+            raise UnknownNameError("API key id", key_id, [r["key_id"] for r in self.key_rows()])
+        return ApiKey.from_row(row)
+
+    def key_rows(self) -> list[dict[str, Any]]:
+        """The stored key rows, oldest first (``schema.API_KEYS_SCHEMA``: salts and hashes,
+        never secrets), for a server that checks keys in memory."""
+        return self._catalog.api_key_rows()
+
+    def check_key(self, text: str) -> ApiKey | None:
+        """The active key whose text is ``text``, or None (unknown, malformed or revoked)."""
+        return find_key(self.key_rows(), text)
 
     def info(self) -> dict[str, Any]:
         """Counts of what the workspace holds, and the last identity statistics."""

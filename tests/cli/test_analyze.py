@@ -22,7 +22,7 @@ def run(*args, stdin=None):
 @pytest.fixture(scope="module")
 def ws(tmp_path_factory):
     path = tmp_path_factory.mktemp("analyze") / "ws"
-    result = run("demo", "-w", path, "--customers", 120, "--days", 14, "--json")
+    result = run("demo", "-w", path, "--customers", 120, "--days", 14, "--json", "--no-serve")
     assert result.exit_code == 0, result.output
     return path
 

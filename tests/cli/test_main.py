@@ -20,7 +20,7 @@ def run(*args):
 @pytest.fixture(scope="module")
 def demo_ws(tmp_path_factory):
     path = tmp_path_factory.mktemp("demo") / "ws"
-    result = run("demo", "-w", path, "--customers", 150, "--days", 14, "--json")
+    result = run("demo", "-w", path, "--customers", 150, "--days", 14, "--json", "--no-serve")
     assert result.exit_code == 0, result.output
     return path, json.loads(result.stdout)
 

@@ -28,7 +28,9 @@ def said(result) -> str:
 def ws(tmp_path_factory):
     # 100 days: a churn model needs two 30-day horizons plus 30 days of activity before them.
     path = tmp_path_factory.mktemp("predict") / "ws"
-    result = run("demo", "-w", path, "--customers", 600, "--days", 100, "--seed", 3, "--json")
+    result = run(
+        "demo", "-w", path, "--customers", 600, "--days", 100, "--seed", 3, "--json", "--no-serve"
+    )
     assert result.exit_code == 0, result.output
     return path
 

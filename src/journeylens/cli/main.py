@@ -1,4 +1,5 @@
-"""``journeylens`` command line: demo, import, resolve, info, analyze, train, predict.
+"""``journeylens`` command line: demo, import, resolve, info, analyze, train, predict, serve,
+keys.
 
 Every command prints a rich summary, or with ``--json`` one JSON document on stdout for scripts.
 Exit codes: 0 success, 1 a journeylens error (message on stderr), 2 bad usage (typer's own).
@@ -44,6 +45,7 @@ WorkspaceOpt = Annotated[
     Path, typer.Option("--workspace", "-w", help="Workspace folder (created if missing).")
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document instead.")]
+PortOpt = Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")]
 AsOfOpt = Annotated[
     datetime | None,
     typer.Option("--as-of", help="Cut-off (UTC): only events before it count. Default: all."),
@@ -97,9 +99,15 @@ def demo(
     customers: Annotated[int, typer.Option(min=10, help="Simulated customers.")] = 20_000,
     days: Annotated[int, typer.Option(min=1, max=3650, help="Simulated days.")] = 90,
     seed: Annotated[int, typer.Option(help="Random seed of the simulation.")] = 0,
+    serve_after: Annotated[
+        bool,
+        typer.Option("--serve/--no-serve", help="Then serve the dashboard on 127.0.0.1:8000."),
+    ] = True,
+    port: PortOpt = 8000,
     as_json: JsonOpt = False,
 ) -> None:
-    """Simulate a multi-channel business, ingest it, resolve identities, enrich, summarise."""
+    """Simulate a multi-channel business, ingest it, resolve identities, enrich, summarise,
+    then serve the dashboard (unless --no-serve)."""
     from journeylens.simulate import simulate
     from journeylens.workspace import Workspace
 
@@ -114,8 +122,109 @@ def demo(
         ws.events()
         progress("enrich", 1, 1)
         summary = workspace_summary(ws) | {"ingest": report.to_dict(), "workspace": str(workspace)}
+        key = _demo_key(ws) if serve_after else None
         ws.close()
     _emit(summary, as_json, render_workspace)
+    if key is not None:
+        _err.print(
+            f"Dashboard: http://127.0.0.1:{port}/?key={key} (Ctrl-C stops it)", soft_wrap=True
+        )
+        with _errors():
+            _serve(workspace, "127.0.0.1", port)
+
+
+def _demo_key(ws: Any) -> str:
+    """A fresh admin key for the demo's dashboard; earlier demo keys are revoked (their text
+    was only ever printed, so a new run could not show it again)."""
+    for old in ws.list_keys():
+        if old.name == "demo" and old.active:
+            ws.revoke_key(old.key_id)
+    text, _ = ws.create_key("admin", "demo")
+    return text
+
+
+@app.command()
+def serve(
+    workspace: WorkspaceOpt = Path("jl-data"),
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: PortOpt = 8000,
+) -> None:
+    """Serve the REST API (/api, docs at /docs), the collector (/v1) and the dashboard."""
+    with _errors():
+        _serve(workspace, host, port)
+
+
+def _serve(workspace: Path, host: str, port: int) -> None:
+    import uvicorn
+
+    from journeylens.api.app import create_app
+
+    uvicorn.run(create_app(workspace), host=host, port=port, log_level="info")
+
+
+keys_app = typer.Typer(help="Manage API keys: write (collect), read, admin.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+
+
+@keys_app.command("create")
+def keys_create(
+    role: Annotated[str, typer.Option("--role", "-r", help="write, read or admin.")],
+    name: Annotated[str, typer.Option("--name", "-n", help="What the key is for.")] = "",
+    workspace: WorkspaceOpt = Path("jl-data"),
+    as_json: JsonOpt = False,
+) -> None:
+    """Make an API key; its text is printed this once (only a hash is stored)."""
+    from journeylens.workspace import Workspace
+
+    with _errors():
+        ws = Workspace.open(workspace)
+        try:
+            text, key = ws.create_key(role, name)
+        finally:
+            ws.close()
+    data = key.to_dict() | {"key": text}
+    _emit(
+        data,
+        as_json,
+        lambda c, d: c.print(f"{d['role']} key {d['key_id']}: {d['key']}", soft_wrap=True),
+    )
+
+
+@keys_app.command("list")
+def keys_list(workspace: WorkspaceOpt = Path("jl-data"), as_json: JsonOpt = False) -> None:
+    """List API keys (ids, names, roles, when made and revoked; never their text)."""
+    with _errors():
+        ws = _open_existing(workspace)
+        try:
+            keys = [k.to_dict() for k in ws.list_keys()]
+        finally:
+            ws.close()
+    _emit({"keys": keys}, as_json, _render_keys)
+
+
+@keys_app.command("revoke")
+def keys_revoke(
+    key_id: Annotated[str, typer.Argument(help="The key's id (see `journeylens keys list`).")],
+    workspace: WorkspaceOpt = Path("jl-data"),
+    as_json: JsonOpt = False,
+) -> None:
+    """Revoke an API key: requests with it are refused from now on."""
+    with _errors():
+        ws = _open_existing(workspace)
+        try:
+            key = ws.revoke_key(key_id)
+        finally:
+            ws.close()
+    _emit(key.to_dict(), as_json, lambda c, d: c.print(f"revoked {d['role']} key {d['key_id']}"))
+
+
+def _render_keys(console: Console, data: dict[str, Any]) -> None:
+    from rich.table import Table
+
+    table = Table("key_id", "role", "name", "created_at", "revoked_at")
+    for k in data["keys"]:
+        table.add_row(k["key_id"], k["role"], k["name"], k["created_at"], k["revoked_at"] or "")
+    console.print(table)
 
 
 @app.command("import")

@@ -4,7 +4,9 @@
 counters that say whether derived tables are stale (``data_version`` bumps on every ingest that
 adds rows, ``identity_version`` records the data version identities were resolved at,
 ``enriched_version`` the one ``events_enriched`` was built at). ``segments`` holds saved segments
-(schema version 2), ``predictions`` the latest scores of every predictive model (version 3).
+(schema version 2), ``predictions`` the latest scores of every predictive model (version 3),
+``api_keys`` the hashed API keys and ``suppressed_identifiers`` the hashed identifiers of erased
+persons (version 4).
 
 Migrations are functions from version N to N+1, applied in order on open; a workspace written by a
 newer journeylens is refused rather than guessed at.
@@ -25,6 +27,7 @@ from ibis.backends import BaseBackend
 
 from journeylens.errors import SchemaVersionError, WorkspaceError
 from journeylens.schema import (
+    API_KEYS_SCHEMA,
     EVENTS_SCHEMA,
     ID_MAP_SCHEMA,
     MERGE_LOG_SCHEMA,
@@ -32,6 +35,7 @@ from journeylens.schema import (
     PREDICTIONS_SCHEMA,
     QUARANTINE_SCHEMA,
     SCHEMA_VERSION,
+    SUPPRESSED_IDENTIFIERS_SCHEMA,
 )
 from journeylens.settings import StoreSettings
 
@@ -93,11 +97,17 @@ def _add_predictions_v3(catalog: Catalog) -> None:
     catalog.ensure_table("predictions", PREDICTIONS_SCHEMA)
 
 
+def _add_keys_and_suppression_v4(catalog: Catalog) -> None:
+    catalog.ensure_table("api_keys", API_KEYS_SCHEMA)
+    catalog.ensure_table("suppressed_identifiers", SUPPRESSED_IDENTIFIERS_SCHEMA)
+
+
 #: migrations[i] upgrades a workspace from version i to i + 1.
 _MIGRATIONS: Final[list[Callable[[Catalog], None]]] = [
     _create_v1,
     _add_segments_v2,
     _add_predictions_v3,
+    _add_keys_and_suppression_v4,
 ]
 assert len(_MIGRATIONS) == SCHEMA_VERSION
 
@@ -214,6 +224,60 @@ class Catalog:
         # A handful of rows: rewrite the table whole, which every backend can do.
         table = pa.Table.from_pylist(rows, schema=SEGMENTS_SCHEMA.to_pyarrow())
         self.replace("segments", table, SEGMENTS_SCHEMA)
+
+    def delete_where_in(self, name: str, column: str, values: list[str]) -> int:
+        """Delete the rows of ``name`` whose ``column`` is one of ``values`` (text). Returns how
+        many rows were deleted."""
+        if not values:
+            return 0
+        table = self.con.table(name)
+        before = int(table.count().execute())
+        keys = pa.table({column: pa.array(values, pa.string())})
+        if self.con.name == "duckdb":
+            # An in-place DELETE: rewriting a large events table to drop a few rows would copy
+            # every other row.
+            with self.uploaded(keys) as staged:
+                view = staged.get_name()
+                self.con.raw_sql(
+                    f'DELETE FROM "{name}" WHERE "{column}" IN (SELECT "{column}" FROM "{view}")'
+                ).fetchall()
+        else:
+            with self.uploaded(keys) as staged:
+                kept = table.anti_join(staged, column).to_pyarrow()
+            self.replace(name, kept, self.con.table(name).schema())
+        return before - int(self.con.table(name).count().execute())
+
+    def checkpoint(self) -> None:
+        """Write DuckDB's log into the database file, so deleted rows leave the log now."""
+        if self.con.name == "duckdb":
+            self.con.raw_sql("CHECKPOINT").fetchall()
+
+    def rows(self, name: str) -> list[dict[str, Any]]:
+        """Every row of a small table (keys, suppressions) as dicts."""
+        return self.con.table(name).to_pyarrow().to_pylist()
+
+    def rewrite(self, name: str, rows: list[dict[str, Any]], schema: ibis.Schema) -> None:
+        """Make ``rows`` the whole content of the small table ``name``."""
+        self.replace(name, pa.Table.from_pylist(rows, schema=schema.to_pyarrow()), schema)
+
+    # ------------------------------------------------------------------ API keys
+
+    def api_key_rows(self) -> list[dict[str, Any]]:
+        """Every stored key row (``API_KEYS_SCHEMA``), oldest first."""
+        return sorted(self.rows("api_keys"), key=lambda r: (r["created_at"], r["key_id"]))
+
+    def add_api_key(self, row: dict[str, Any]) -> None:
+        self.rewrite("api_keys", [*self.rows("api_keys"), row], API_KEYS_SCHEMA)
+
+    def revoke_api_key(self, key_id: str, now: datetime) -> dict[str, Any] | None:
+        """Mark the key revoked at ``now`` unless it already is. Returns its row, or None if no
+        key has that id."""
+        rows = self.rows("api_keys")
+        found = next((r for r in rows if r["key_id"] == key_id), None)
+        if found is not None and found["revoked_at"] is None:
+            found["revoked_at"] = now
+            self.rewrite("api_keys", rows, API_KEYS_SCHEMA)
+        return found
 
     # ------------------------------------------------------------------ predictions
 
