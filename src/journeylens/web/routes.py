@@ -1,0 +1,323 @@
+"""The dashboard's routes: one HTML page per entry of ``PAGES``, its tables as CSV, the customer
+profile, the segment builder, sign-in, and the static files (plotly.js from the installed plotly
+package: no CDN, no node build).
+
+Every route runs the workspace work under ``app.state.lock`` and keeps computed pages in the
+app's ``web_cache`` (see ``journeylens.web.cache``), made by :func:`lifespan`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Annotated, Any, Final
+from urllib.parse import urlencode
+
+import plotly
+from fastapi import APIRouter, FastAPI, Form, Request
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+
+from journeylens.api.errors import ForbiddenError
+from journeylens.api.keys import KEY_COOKIE
+from journeylens.errors import JourneyLensError, UnknownNameError
+from journeylens.schema import CHANNELS
+from journeylens.web import analysis_pages, people_pages  # noqa: F401  (they add their pages)
+from journeylens.web.access import Visitor, key_from, remember_key, visitor
+from journeylens.web.cache import ResultCache
+from journeylens.web.pages import PAGES, Page
+from journeylens.web.profile import journal, profile
+from journeylens.web.scope import Filters, Scope
+from journeylens.web.views import View, cell_text, csv_text, reasons_text
+
+__all__ = ["lifespan", "router"]
+
+_HERE = Path(__file__).parent
+_STATIC: Final = {
+    "plotly.min.js": Path(plotly.__file__).parent / "package_data" / "plotly.min.js",
+    "app.js": _HERE / "static" / "app.js",
+    "app.css": _HERE / "static" / "app.css",
+}
+_CACHE_ENTRIES = 256
+
+templates = Jinja2Templates(directory=_HERE / "templates")
+templates.env.filters["cell"] = cell_text
+templates.env.filters["reasons"] = reasons_text
+
+router = APIRouter(include_in_schema=False)
+
+
+# ------------------------------------------------------------------------------ plumbing
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Give the app its page cache (``app.state.web_cache``); ``create_app`` enters this after
+    the workspace is open."""
+    app.state.web_cache = ResultCache(_CACHE_ENTRIES)
+    yield
+
+
+def _cache(request: Request) -> ResultCache:
+    return request.app.state.web_cache
+
+
+def _gate(request: Request) -> Visitor | Response:
+    """The visitor if their key may read; else the sign-in page (401/403), or a redirect that
+    moves a ``?key=`` into the cookie."""
+    key, source = key_from(request)
+    who = visitor(request, key, source)
+    if not who.can_read:
+        status = 401 if who.role is None else 403
+        problem = None if key is None else _refusal(who)
+        return _login(request, problem, status)
+    if source == "query" and key is not None:
+        response = RedirectResponse(str(request.url.remove_query_params("key")), 303)
+        remember_key(response, key, secure=request.url.scheme == "https")
+        return response
+    return who
+
+
+def _refusal(who: Visitor) -> str:
+    if who.role is None:
+        return "That key is not valid: unknown, malformed or revoked."
+    return f"A {who.role} key cannot open the dashboard; use a read or admin key."
+
+
+def _login(request: Request, problem: str | None, status: int) -> HTMLResponse:
+    back = request.url.remove_query_params("key")
+    target = back.path + (f"?{back.query}" if back.query else "")
+    if request.method != "GET":
+        target = "/"
+    return templates.TemplateResponse(
+        request, "login.html", {"problem": problem, "next": target}, status_code=status
+    )
+
+
+def _context(
+    request: Request, who: Visitor, filters: Filters | None, **extra: Any
+) -> dict[str, Any]:
+    return {
+        "pages": list(PAGES.values()),
+        "who": who,
+        "filters": filters or Filters(),
+        "channels": CHANNELS,
+        "path": request.url.path,
+        "filter_query": urlencode((filters or Filters()).query()),
+        **extra,
+    }
+
+
+def _failure(
+    request: Request, who: Visitor, exc: JourneyLensError, filters: Filters | None, **extra: Any
+) -> HTMLResponse:
+    context = _context(request, who, filters, error=exc, **extra)
+    return templates.TemplateResponse(request, "error.html", context, status_code=exc.status)
+
+
+def _view(request: Request, page: Page, filters: Filters, params: dict) -> tuple[View, dict]:
+    """The page's view from the cache or computed, and what the form needs (event names,
+    saved segments)."""
+    state = request.app.state
+    cache = _cache(request)
+    with state.lock:
+        scope = Scope(state.workspace, cache, filters)
+        if page.cached:
+            key = ("page", page.slug, tuple(sorted(params.items())), filters, scope.version())
+            view = cache.get_or_compute(key, lambda: page.compute(scope, params))
+        else:
+            view = page.compute(scope, params)
+        extra = {
+            "event_names": scope.event_names(),
+            "segments": [s["name"] for s in state.workspace.segments()],
+        }
+    return view, extra
+
+
+# --------------------------------------------------------------------------------- pages
+
+
+def _page_route(page: Page):
+    def show(request: Request) -> Response:
+        who = _gate(request)
+        if isinstance(who, Response):
+            return who
+        filters = None
+        try:
+            filters = Filters.parse(request.query_params)
+            params = page.read(request.query_params)
+            view, extra = _view(request, page, filters, params)
+        except JourneyLensError as exc:
+            return _failure(request, who, exc, filters, page=page)
+        query = urlencode(
+            [*filters.query().items(), *_param_items(params)],
+        )
+        context = _context(
+            request, who, filters, page=page, params=params, view=view, query=query, **extra
+        )
+        return templates.TemplateResponse(request, "page.html", context)
+
+    show.__name__ = f"page_{page.slug or 'overview'}"
+    return show
+
+
+def _csv_route(page: Page):
+    def download(request: Request, table: str) -> Response:
+        who = _gate(request)
+        if isinstance(who, Response):
+            return who
+        filters = None
+        try:
+            filters = Filters.parse(request.query_params)
+            params = page.read(request.query_params)
+            view, _ = _view(request, page, filters, params)
+            found = view.table(table)
+            if found is None:
+                raise UnknownNameError("table", table, [t.name for t in view.tables])
+        except JourneyLensError as exc:
+            return _failure(request, who, exc, filters, page=page)
+        name = f"{page.slug or 'overview'}-{table}.csv"
+        return Response(
+            csv_text(found.frame),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        )
+
+    download.__name__ = f"csv_{page.slug or 'overview'}"
+    return download
+
+
+def _param_items(params: dict) -> list[tuple[str, str]]:
+    items: list[tuple[str, str]] = []
+    for name, value in params.items():
+        values = value if isinstance(value, tuple) else (value,)
+        items += [(name, v) for v in values]
+    return items
+
+
+for _page in PAGES.values():
+    router.add_api_route(_page.path, _page_route(_page), methods=["GET"])
+    router.add_api_route(
+        f"/csv/{_page.slug or 'overview'}/{{table}}", _csv_route(_page), methods=["GET"]
+    )
+
+
+# ---------------------------------------------------------------------------- customer 360
+
+
+@router.get("/persons/{person_id}")
+def person_page(request: Request, person_id: str, cursor: str | None = None) -> Response:
+    """The 360° profile of one customer; ``cursor`` pages to older journal entries."""
+    who = _gate(request)
+    if isinstance(who, Response):
+        return who
+    filters = None
+    try:
+        filters = Filters.parse(request.query_params)
+        state = request.app.state
+        with state.lock:
+            scope = Scope(state.workspace, _cache(request), filters)
+            shown = profile(scope, person_id, cursor or None)
+            segments = [s["name"] for s in state.workspace.segments()]
+    except JourneyLensError as exc:
+        return _failure(request, who, exc, filters)
+    context = _context(request, who, filters, profile=shown, segments=segments)
+    return templates.TemplateResponse(request, "person.html", context)
+
+
+@router.get("/persons/{person_id}/timeline.csv")
+def person_timeline_csv(request: Request, person_id: str) -> Response:
+    """The customer's whole journal (inside the filters) as CSV."""
+    who = _gate(request)
+    if isinstance(who, Response):
+        return who
+    filters = None
+    try:
+        filters = Filters.parse(request.query_params)
+        state = request.app.state
+        with state.lock:
+            frame = journal(Scope(state.workspace, _cache(request), filters), person_id)
+    except JourneyLensError as exc:
+        return _failure(request, who, exc, filters)
+    return Response(
+        csv_text(frame),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="journal.csv"'},
+    )
+
+
+# ---------------------------------------------------------------------------- segments
+
+
+@router.post("/segments")
+def save_segment(
+    request: Request,
+    name: Annotated[str, Form()],
+    event: Annotated[str, Form()],
+    operator: Annotated[str, Form()] = "gte",
+    count: Annotated[str, Form()] = "1",
+    within: Annotated[str, Form()] = "",
+    did: Annotated[str, Form()] = "did",
+) -> Response:
+    """Save a rule segment from the builder form (admin keys only)."""
+    who = _gate(request)
+    if isinstance(who, Response):
+        return who
+    if not who.can_change:
+        refusal = ForbiddenError(
+            f"A {who.role} key cannot save segments",
+            received=who.role,
+            allowed="admin",
+            fix="Sign in with an admin key to change segments",
+        )
+        return _failure(request, who, refusal, None, page=PAGES["segments"])
+    rule: dict[str, Any] = {
+        "kind": "event",
+        "event": event,
+        "operator": operator,
+        "count": count,
+        "did": did == "did",
+    }
+    if within.strip():
+        rule["within"] = within.strip()
+    try:
+        with request.app.state.lock:
+            request.app.state.workspace.save_segment(name, {"rule": rule})
+    except JourneyLensError as exc:
+        return _failure(request, who, exc, None, page=PAGES["segments"])
+    return RedirectResponse("/segments?" + urlencode({"show": name}), 303)
+
+
+# ----------------------------------------------------------------------- sign-in, static
+
+
+@router.post("/login")
+def login(
+    request: Request, key: Annotated[str, Form()], next: Annotated[str, Form()] = "/"
+) -> Response:
+    """Check the pasted key; a good one goes into the cookie and back to ``next``."""
+    who = visitor(request, key.strip(), "form")
+    if not who.can_read:
+        return _login(request, _refusal(who), 401 if who.role is None else 403)
+    # Only a path on this site: never an open redirect to another host.
+    target = next if next.startswith("/") and not next.startswith("//") else "/"
+    response = RedirectResponse(target, 303)
+    remember_key(response, key.strip(), secure=request.url.scheme == "https")
+    return response
+
+
+@router.get("/logout")
+def logout() -> Response:
+    """Forget the key in this browser."""
+    response = RedirectResponse("/", 303)
+    response.delete_cookie(KEY_COOKIE, path="/")
+    return response
+
+
+@router.get("/static/{name}")
+def static(name: str) -> Response:
+    """plotly.js (from the installed plotly package), the dashboard's script and styles."""
+    if name not in _STATIC:
+        return Response("Not found", status_code=404, media_type="text/plain")
+    return FileResponse(_STATIC[name], headers={"Cache-Control": "public, max-age=86400"})
