@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import Literal, Self
+from typing import Literal, Self, get_args
 
 import ibis
 import numpy as np
@@ -67,16 +67,7 @@ Model = Literal[
     "shapley",
 ]
 #: Every model, in the order results list them.
-MODELS: tuple[Model, ...] = (
-    "first_touch",
-    "last_touch",
-    "last_non_direct",
-    "linear",
-    "time_decay",
-    "position_based",
-    "markov",
-    "shapley",
-)
+MODELS: tuple[Model, ...] = get_args(Model)
 
 _FRAME_COLUMNS = [
     "model",

@@ -7,13 +7,12 @@ import math
 from dataclasses import dataclass
 from typing import Any, Literal
 
-import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
 from journeylens.analysis.attribution_markov import MarkovAttribution
 from journeylens.analysis.base import AnalysisWarning, Result
-from journeylens.analysis.path_cleaning import json_records
+from journeylens.analysis.path_cleaning import json_records, json_value
 
 __all__ = ["AttributionResult", "PathStatistics"]
 
@@ -41,7 +40,7 @@ class PathStatistics:
 
     def to_dict(self) -> dict[str, Any]:
         """The fields as JSON-ready values."""
-        return {k: _plain(v) for k, v in self.__dict__.items()}
+        return {k: json_value(v) for k, v in self.__dict__.items()}
 
 
 @dataclass(frozen=True)
@@ -66,7 +65,7 @@ class AttributionResult(Result):
         chain = None
         if self.markov is not None:
             chain = {
-                "conversion_probability": _plain(self.markov.conversion_probability),
+                "conversion_probability": json_value(self.markov.conversion_probability),
                 "removal_effects": json_records(self.markov.credits[["channel", "removal_effect"]]),
             }
         top = self.top_paths.assign(path=[list(p) for p in self.top_paths["path"]])
@@ -105,12 +104,6 @@ class AttributionResult(Result):
             xaxis_title="Channel",
             yaxis_title="Attributed conversions",
         )
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, float | np.floating):
-        return None if math.isnan(value) else float(value)
-    return value
 
 
 def _percent(share: float) -> str:

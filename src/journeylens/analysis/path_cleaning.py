@@ -40,6 +40,7 @@ from datetime import datetime
 from typing import Any, Literal, Self
 
 import ibis
+import numpy as np
 import pandas as pd
 from pydantic import Field, field_validator, model_validator
 
@@ -57,6 +58,7 @@ __all__ = [
     "PathScope",
     "clean_paths",
     "json_records",
+    "json_value",
     "path_events",
 ]
 
@@ -205,16 +207,22 @@ def json_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     >>> json_records(pd.DataFrame({"a": [1, None], "b": ["x", None]}))
     [{'a': 1.0, 'b': 'x'}, {'a': None, 'b': None}]
     """
-    return [{str(k): _plain(v) for k, v in row.items()} for row in frame.to_dict("records")]
+    return [{str(k): json_value(v) for k, v in row.items()} for row in frame.to_dict("records")]
 
 
-def _plain(value: Any) -> Any:
+def json_value(value: Any) -> Any:
+    """One value as JSON: numpy scalars and arrays to Python, NaN/NA to None, timestamps to
+    ISO-8601 text, mappings and sequences element by element.
+
+    >>> json_value({"n": np.int64(3), "x": [np.nan, 1.5], "a": np.array([1, 2])})
+    {'n': 3, 'x': [None, 1.5], 'a': [1, 2]}
+    """
     if value is None or value is pd.NA or value is pd.NaT:
         return None
     if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
+        return {str(k): json_value(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | np.ndarray):
+        return [json_value(v) for v in value]
     if isinstance(value, datetime):
         return value.isoformat()
     if hasattr(value, "item"):  # numpy scalars

@@ -19,6 +19,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from journeylens.analysis.base import AnalysisWarning, Result
+from journeylens.analysis.path_cleaning import json_value
 from journeylens.durations import Duration, parse_duration
 from journeylens.predict.bgnbd import BetaGeo
 from journeylens.predict.clv import Unit, clv_summary, purchase_periods, unit_end
@@ -74,10 +75,10 @@ class ClvReport(Result):
             "log_likelihood": self.log_likelihood,
             "max_frequency": self.max_frequency,
             "by_frequency": [
-                {k: _plain(v) for k, v in row.items()} for row in table.to_dict("records")
+                {k: json_value(v) for k, v in row.items()} for row in table.to_dict("records")
             ],
-            "actual_total": _plain(float(np.sum(weights * table.actual.to_numpy()))),
-            "expected_total": _plain(float(np.sum(weights * table.expected.to_numpy()))),
+            "actual_total": json_value(float(np.sum(weights * table.actual.to_numpy()))),
+            "expected_total": json_value(float(np.sum(weights * table.expected.to_numpy()))),
             "warnings": [w.to_dict() for w in self.warnings],
         }
 
@@ -201,8 +202,3 @@ def clv_report(
         by_frequency=table,
         warnings=warnings,
     )
-
-
-def _plain(value: Any) -> Any:
-    value = value.item() if hasattr(value, "item") else value
-    return None if isinstance(value, float) and not np.isfinite(value) else value

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import math
 from datetime import datetime
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from journeylens.analysis.path_cleaning import json_value
 from journeylens.errors import ValidationError
 from journeylens.schema import PREDICTIONS_SCHEMA
 
@@ -67,8 +66,8 @@ def prediction_rows(
         "rank": _column(frame, rank, n),
         "score": _column(frame, score, n),
         "label": [None if v is None else str(v) for v in _column(frame, label, n)],
-        "details": [json.dumps(_plain(r)) for r in records],
-        "reasons": [json.dumps(_plain(r)) for r in reasons],
+        "details": [json.dumps(json_value(r)) for r in records],
+        "reasons": [json.dumps(json_value(r)) for r in reasons],
         "scored_at": [scored_at] * n,
     }
     return pa.table(columns, schema=PREDICTIONS_SCHEMA.to_pyarrow())
@@ -77,21 +76,4 @@ def prediction_rows(
 def _column(frame: pd.DataFrame, name: str | None, n: int) -> list[Any]:
     if name is None:
         return [None] * n
-    return [_plain(v) for v in frame[name].tolist()]
-
-
-def _plain(value: Any) -> Any:
-    """JSON values: numpy scalars to Python, NaN/NA to None, timestamps to ISO-8601 text."""
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple | np.ndarray):
-        return [_plain(v) for v in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if value is pd.NA or value is pd.NaT or value is None:
-        return None
-    if isinstance(value, datetime | pd.Timestamp):
-        return value.isoformat()
-    return value
+    return [json_value(v) for v in frame[name].tolist()]
