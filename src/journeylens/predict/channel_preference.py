@@ -25,7 +25,7 @@ import pandas as pd
 from journeylens.errors import ValidationError
 from journeylens.jsontext import with_json_text
 from journeylens.predict.cutoff import check_as_of
-from journeylens.predict.send_time import MESSAGE_EVENTS
+from journeylens.predict.send_time import MESSAGE_EVENTS, check_prior_strength
 
 __all__ = ["Action", "preferred_channel"]
 
@@ -103,14 +103,9 @@ def preferred_channel(
         raise ValidationError(
             "preferred_channel: unknown action", received=action, allowed="'open' or 'click'"
         )
-    if isinstance(prior_strength, bool) or not (
-        isinstance(prior_strength, int | float) and 0 < prior_strength < np.inf
-    ):
-        raise ValidationError(
-            "preferred_channel: prior_strength must be a positive number",
-            received=prior_strength,
-            allowed="a number > 0 (deliveries the population rate is worth)",
-        )
+    check_prior_strength(
+        prior_strength, step="preferred_channel", worth="deliveries the population rate"
+    )
     since = None if lookback is None else as_of - lookback
     counts = _counts(events, as_of, since, action)
     counts = counts[counts.deliveries > 0].copy()

@@ -32,7 +32,7 @@ from journeylens.errors import ValidationError
 from journeylens.jsontext import with_json_text
 from journeylens.predict.cutoff import check_as_of
 
-__all__ = ["MESSAGE_EVENTS", "best_send_time"]
+__all__ = ["MESSAGE_EVENTS", "best_send_time", "check_prior_strength"]
 
 #: Per messaging channel (``journeylens.schema.CHANNELS`` name): the event names of a
 #: delivery, of its first visible response ("open"; None when a read is invisible, as for SMS,
@@ -55,6 +55,17 @@ MESSAGE_EVENTS: Mapping[str, tuple[str, str | None, str]] = MappingProxyType(
 )
 _KERNEL = (0.25, 0.5, 0.25)  # share kept by the hour before, the hour, the hour after
 _COLUMNS = ["person_id", "hour_utc", "local_hour", "timezone", "confidence", "events_used"]
+
+
+def check_prior_strength(value: float, *, step: str, worth: str) -> None:
+    """Refuse a prior strength that is not a positive finite number (``worth``: what one unit
+    of it stands for, said in the error)."""
+    if isinstance(value, bool) or not (isinstance(value, int | float) and 0 < value < np.inf):
+        raise ValidationError(
+            f"{step}: prior_strength must be a positive number",
+            received=value,
+            allowed=f"a number > 0 ({worth} is worth)",
+        )
 
 
 def _responses() -> list[str]:
@@ -158,14 +169,9 @@ def best_send_time(
     0        20           5
     """
     as_of = check_as_of(as_of)
-    if isinstance(prior_strength, bool) or not (
-        isinstance(prior_strength, int | float) and 0 < prior_strength < np.inf
-    ):
-        raise ValidationError(
-            "best_send_time: prior_strength must be a positive number",
-            received=prior_strength,
-            allowed="a number > 0 (engagement moments the population profile is worth)",
-        )
+    check_prior_strength(
+        prior_strength, step="best_send_time", worth="engagement moments the population profile"
+    )
     since = None if lookback is None else as_of - lookback
     visible = events.filter(events.person_id.notnull(), events.timestamp < as_of)
     if since is not None:
