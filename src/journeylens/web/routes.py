@@ -138,18 +138,32 @@ def _view(request: Request, page: Page, filters: Filters, params: dict) -> tuple
 # --------------------------------------------------------------------------------- pages
 
 
+def _computed(
+    request: Request, page: Page, *, table: str | None = None
+) -> Response | tuple[Visitor, Filters, dict, View, dict]:
+    """Check the key, read the filters and parameters, compute the page (and check that it has
+    ``table``): ``(visitor, filters, params, view, extra)``, or the response to send instead."""
+    who = _gate(request)
+    if isinstance(who, Response):
+        return who
+    filters = None
+    try:
+        filters = Filters.parse(request.query_params)
+        params = page.read(request.query_params)
+        view, extra = _view(request, page, filters, params)
+        if table is not None and view.table(table) is None:
+            raise UnknownNameError("table", table, [t.name for t in view.tables])
+    except JourneyLensError as exc:
+        return _failure(request, who, exc, filters, page=page)
+    return who, filters, params, view, extra
+
+
 def _page_route(page: Page):
     def show(request: Request) -> Response:
-        who = _gate(request)
-        if isinstance(who, Response):
-            return who
-        filters = None
-        try:
-            filters = Filters.parse(request.query_params)
-            params = page.read(request.query_params)
-            view, extra = _view(request, page, filters, params)
-        except JourneyLensError as exc:
-            return _failure(request, who, exc, filters, page=page)
+        shown = _computed(request, page)
+        if isinstance(shown, Response):
+            return shown
+        who, filters, params, view, extra = shown
         query = urlencode(
             [*filters.query().items(), *_param_items(params)],
         )
@@ -164,19 +178,10 @@ def _page_route(page: Page):
 
 def _csv_route(page: Page):
     def download(request: Request, table: str) -> Response:
-        who = _gate(request)
-        if isinstance(who, Response):
-            return who
-        filters = None
-        try:
-            filters = Filters.parse(request.query_params)
-            params = page.read(request.query_params)
-            view, _ = _view(request, page, filters, params)
-            found = view.table(table)
-            if found is None:
-                raise UnknownNameError("table", table, [t.name for t in view.tables])
-        except JourneyLensError as exc:
-            return _failure(request, who, exc, filters, page=page)
+        shown = _computed(request, page, table=table)
+        if isinstance(shown, Response):
+            return shown
+        found = shown[3].table(table)
         name = f"{page.slug or 'overview'}-{table}.csv"
         return Response(
             csv_text(found.frame),
