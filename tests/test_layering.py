@@ -22,7 +22,9 @@ LAYER = {
     "enrich": 2,
     "analysis": 2,
     "simulate": 2,
+    "stats": 2,
     "predict": 3,
+    "feedback": 3,
     "workspace": 3,
     "keyring": 3,
     "privacy": 3,
@@ -33,7 +35,7 @@ LAYER = {
     "web": 5,
 }
 # Pure layers must not know the engines, whatever their number.
-PURE = {"identity", "enrich", "analysis", "simulate", "predict"}
+PURE = {"identity", "enrich", "analysis", "simulate", "predict", "stats", "feedback"}
 ENGINES = {"duckdb", "pyspark"}
 
 
