@@ -22,10 +22,6 @@ import http.client
 import json
 import multiprocessing as mp
 import os
-import signal
-import socket
-import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -33,11 +29,6 @@ from base64 import b64encode
 from pathlib import Path
 
 RESULTS = Path(__file__).parent / "results"
-SERVER = """
-import sys, uvicorn
-from journeylens.api.app import create_app
-uvicorn.run(create_app(sys.argv[1]), host="127.0.0.1", port=int(sys.argv[2]), log_level="error")
-"""
 EVENT = (
     '{"type":"track","event":"Product Viewed","messageId":"%s","anonymousId":"anon-%d",'
     '"userId":null,"timestamp":"2024-05-01T12:00:00.000000+00:00","integrations":{},'
@@ -101,26 +92,6 @@ def client(port: int, key: str, worker: int, threads: int, batch: int, seconds: 
     )
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_server(folder: Path, port: int) -> subprocess.Popen[bytes]:
-    server = subprocess.Popen([sys.executable, "-c", SERVER, str(folder), str(port)])
-    for _ in range(600):
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
-            conn.request("GET", "/health")
-            if conn.getresponse().status == 200:
-                return server
-        except OSError:
-            time.sleep(0.1)
-    server.kill()
-    raise SystemExit("the server did not start")
-
-
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
@@ -134,14 +105,15 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20.0)
     args = parser.parse_args()
 
+    from journeylens.api.launch import start_server
     from journeylens.workspace import Workspace
 
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "workspace"
         with Workspace.open(folder) as ws:
             key, _ = ws.create_key("write", "bench")
-        port = free_port()
-        server = start_server(folder, port)
+        server = start_server(folder)
+        port = server.port
         out: mp.Queue = mp.Queue()
         procs = [
             mp.Process(
@@ -158,8 +130,7 @@ def main() -> None:
         for p in procs:
             p.join()
         stop_started = time.perf_counter()
-        server.send_signal(signal.SIGTERM)  # the drain stores what is still in the journal
-        server.wait(timeout=600)
+        server.stop()  # the drain stores what is still in the journal
         drain_tail = time.perf_counter() - stop_started
         prefixes = [p for acked, _, _ in parts for p in acked]
         latencies = [x for _, lat, _ in parts for x in lat]

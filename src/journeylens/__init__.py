@@ -4,10 +4,12 @@
 >>> ws = jl.Workspace.open()          # in memory; pass a folder to keep it
 """
 
+from journeylens import stats
 from journeylens.analysis import (
     AttributionSpec,
     ChannelCost,
     ClustersSpec,
+    ExperimentSpec,
     FunnelSpec,
     FunnelStep,
     HeatmapSpec,
@@ -26,6 +28,7 @@ from journeylens.analysis import (
     analyses,
     attribution,
     clusters,
+    experiment,
     funnel,
     funnel_actors,
     heatmap,
@@ -43,6 +46,13 @@ from journeylens.analysis import (
 )
 from journeylens.collect import REJECTION_CODES, IngestReport, Rejection
 from journeylens.errors import JourneyLensError
+from journeylens.feedback.drivers import DriversSpec, drivers
+from journeylens.feedback.emotion import EmotionSpec, emotion
+from journeylens.feedback.nps import NpsSpec, nps
+from journeylens.feedback.source import FeedbackSource, feedback_table
+from journeylens.feedback.survey_import import SurveyExportMapping, survey_export_to_messages
+from journeylens.feedback.surveys import Question, Survey, parse_survey
+from journeylens.feedback.topics import TopicsSpec, topic_members, topics
 from journeylens.settings import EnrichSettings, IdentitySettings, IngestSettings, Settings
 from journeylens.simulate import Simulation, simulate
 from journeylens.workspace import Workspace
@@ -53,7 +63,11 @@ __all__ = [
     "BetaGeo",
     "ChannelCost",
     "ClustersSpec",
+    "DriversSpec",
+    "EmotionSpec",
     "EnrichSettings",
+    "ExperimentSpec",
+    "FeedbackSource",
     "FunnelSpec",
     "FunnelStep",
     "GammaGamma",
@@ -64,9 +78,11 @@ __all__ = [
     "JourneyLensError",
     "JourneyMapSpec",
     "LifecycleSpec",
+    "NpsSpec",
     "PathData",
     "PathsSpec",
     "PropertyFilter",
+    "Question",
     "RFMSpec",
     "Rejection",
     "RetentionSpec",
@@ -75,17 +91,26 @@ __all__ = [
     "Simulation",
     "StagesSpec",
     "StepMatrixSpec",
+    "Survey",
+    "SurveyExportMapping",
+    "TopicsSpec",
     "TransitionsSpec",
     "TrendsSpec",
     "Workspace",
     "analyses",
     "attribution",
     "clusters",
+    "drivers",
+    "emotion",
+    "experiment",
+    "feedback_table",
     "funnel",
     "funnel_actors",
     "heatmap",
     "journey_map",
     "lifecycle",
+    "nps",
+    "parse_survey",
     "paths",
     "predict",
     "retention",
@@ -94,7 +119,11 @@ __all__ = [
     "segment",
     "simulate",
     "stages",
+    "stats",
     "step_matrix",
+    "survey_export_to_messages",
+    "topic_members",
+    "topics",
     "transitions",
     "trends",
 ]

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Set
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import ibis
@@ -27,7 +28,9 @@ from journeylens.store import Catalog
 
 __all__ = [
     "erase_person",
+    "erasure_summary",
     "identifier_hash",
+    "kept_models",
     "messages_with_suppressed",
     "suppressed_hashes",
     "suppressed_mask",
@@ -163,3 +166,47 @@ def erase_person(
         "quarantine": catalog.delete_where_in("quarantine", "row_key", rejected),
         "identifiers": len(identifiers),
     }
+
+
+def kept_models(folder: Path | None) -> list[dict[str, str]]:
+    """The trained model files of a workspace folder, which an erasure keeps.
+
+    A trained model (``predict.persistence``: churn, conversion, clv) is fitted parameters over
+    every person's history, with no per-person rows: nothing in it can be deleted for one
+    person, and its scores live in the ``predictions`` table, which the erasure clears.
+
+    Returns:
+        One ``{"model", "file", "kept_because"}`` per ``models/*.joblib`` file, by name; empty
+        for a workspace without a folder or models.
+    """
+    if folder is None:
+        return []
+    return [
+        {
+            "model": path.stem,
+            "file": str(path.relative_to(folder)),
+            "kept_because": "an aggregate fitted over all persons; it holds no per-person rows "
+            "(its scores are in the predictions table, erased)",
+        }
+        for path in sorted((folder / "models").glob("*.joblib"))
+    ]
+
+
+def erasure_summary(counts: dict[str, Any], models: list[dict[str, str]]) -> list[str]:
+    """What an erasure did, where, as sentences for the person who asked.
+
+    >>> erasure_summary({"events": 3, "predictions": 1, "quarantine": 0, "identifiers": 2}, [])[0]
+    'events: 3 rows deleted from the events table (and the enriched events rebuilt)'
+    """
+    lines = [
+        f"events: {counts['events']} rows deleted from the events table "
+        "(and the enriched events rebuilt)",
+        f"predictions: {counts['predictions']} rows deleted from the predictions table "
+        "(every model's stored scores and reasons)",
+        f"quarantine: {counts['quarantine']} rejected rows carrying their identifiers deleted",
+        f"identifiers: {counts['identifiers']} suppressed (kept only as SHA-256 hashes in "
+        "suppressed_identifiers, so later or replayed events are dropped)",
+        "identities, traits and segment memberships: rebuilt without the person",
+    ]
+    lines += [f"{m['file']}: kept, {m['kept_because']}" for m in models]
+    return lines

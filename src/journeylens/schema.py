@@ -35,7 +35,7 @@ __all__ = [
 ]
 
 #: Bumped whenever a stored table changes layout; ``store.migrations`` upgrades older workspaces.
-SCHEMA_VERSION: Final = 4
+SCHEMA_VERSION: Final = 6
 
 MessageType = Literal["track", "identify", "page", "screen", "group", "alias"]
 MESSAGE_TYPES: Final[tuple[str, ...]] = ("track", "identify", "page", "screen", "group", "alias")

@@ -19,6 +19,7 @@ __all__ = [
     "DEFAULT_BLOCKED_PATTERNS",
     "DEFAULT_BLOCKED_VALUES",
     "DEFAULT_STAGE_RULES",
+    "ChannelSettings",
     "EnrichSettings",
     "IdentifierType",
     "IdentitySettings",
@@ -284,6 +285,42 @@ class EnrichSettings(_Frozen):
         return parse_duration(self.session_timeout, field="enrich.session_timeout")
 
 
+# --------------------------------------------------------------------------- channels
+
+#: Channels that go out through a provider's HTTP webhook.
+WebhookChannelName = Literal["sms", "push", "web_push", "whatsapp"]
+
+
+class ChannelSettings(_Frozen):
+    """Where journey messages go: an SMTP server for email, a provider URL per webhook channel,
+    and how transient failures are retried."""
+
+    smtp_host: str = "localhost"
+    smtp_port: int = Field(25, ge=1, le=65535)
+    smtp_from: str = "journeys@localhost"
+    #: Upgrade the SMTP connection with STARTTLS before sending.
+    smtp_starttls: bool = False
+    #: Provider endpoint per webhook channel (SMS, push, web push, WhatsApp); a channel with no
+    #: URL cannot send and its messages fail permanently with a reason.
+    webhook_urls: dict[WebhookChannelName, Annotated[str, Field(pattern=r"^https?://")]] = {}
+    #: Seconds to wait for a provider before the attempt counts as a transient failure.
+    timeout_seconds: float = Field(10.0, gt=0)
+    #: Attempts per message before a transient failure becomes final.
+    max_attempts: int = Field(5, ge=1)
+    #: Wait before the first retry; each later retry waits twice as long.
+    retry_backoff: Duration = "30s"
+
+    @field_validator("retry_backoff")
+    @classmethod
+    def _check_backoff(cls, value: Duration) -> Duration:
+        parse_duration(value, field="channels.retry_backoff")
+        return value
+
+    @property
+    def retry_backoff_delta(self) -> timedelta:
+        return parse_duration(self.retry_backoff, field="channels.retry_backoff")
+
+
 # --------------------------------------------------------------------------- all of it
 
 
@@ -294,3 +331,4 @@ class Settings(_Frozen):
     ingest: IngestSettings = IngestSettings()
     identity: IdentitySettings = IdentitySettings()
     enrich: EnrichSettings = EnrichSettings()
+    channels: ChannelSettings = ChannelSettings()

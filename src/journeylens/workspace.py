@@ -16,11 +16,10 @@ import dataclasses
 import hashlib
 import json
 import time
-import uuid
 from collections.abc import Callable, Collection, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import ibis
 import pyarrow as pa
@@ -31,11 +30,17 @@ from journeylens.analysis.base import Spec
 from journeylens.analysis.registry import validate_spec
 from journeylens.analysis.rfm import RFMSegmentSpec, rfm_members
 from journeylens.analysis.segments import SegmentResult, SegmentSpec, segment
-from journeylens.collect.report import IngestReport, Rejection, rejection_message
-from journeylens.collect.sources import Source, describe_source, iter_chunks, total_rows
-from journeylens.collect.staging import Stager
+from journeylens.collect.report import IngestReport
+from journeylens.collect.sources import Source
 from journeylens.enrich import enrich
 from journeylens.errors import UnknownNameError, ValidationError
+from journeylens.feedback.embed import use_cache_dir
+from journeylens.feedback.survey_import import (
+    SurveyExport,
+    SurveyExportMapping,
+    survey_export_to_messages,
+)
+from journeylens.feedback.surveys import Survey, parse_survey
 from journeylens.identity import (
     attach_person,
     build_persons,
@@ -46,6 +51,8 @@ from journeylens.identity import (
 from journeylens.keyring import ApiKey, find_key, new_key
 from journeylens.privacy import (
     erase_person,
+    erasure_summary,
+    kept_models,
     suppressed_hashes,
     suppressed_mask,
     without_suppressed,
@@ -61,18 +68,28 @@ from journeylens.schema import (
     ID_MAP_SCHEMA,
     MERGE_LOG_SCHEMA,
     PERSONS_SCHEMA,
-    PREDICTIONS_SCHEMA,
-    QUARANTINE_SCHEMA,
 )
 from journeylens.settings import Settings
-from journeylens.store import EDGE_OVERRIDES_SCHEMA, TABLES, Catalog, connect_duckdb
+from journeylens.store import TABLES, Catalog, connect_duckdb
+from journeylens.store.edge_overrides import add_edge_overrides
+from journeylens.store.ingest import ingest_source
+from journeylens.store.predictions import store_predictions
+from journeylens.store.saved_segments import (
+    check_segment_name,
+    forget_segment,
+    saved_segment,
+    saved_segment_list,
+)
+from journeylens.store.surveys import delete_survey, save_survey, saved_surveys
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["Progress", "Workspace"]
 
 #: Called as ``progress(stage, advance, total)``: ``advance`` rows more are done in ``stage``.
 Progress = Callable[[str, int, int | None], None]
 
-_MAX_REPORTED_REJECTIONS = 1000
 _ENRICHED = "events_enriched"
 
 
@@ -139,6 +156,9 @@ class Workspace:
         folder = None if path is None else Path(path)
         if folder is not None and folder.suffix in (".duckdb", ".db"):
             folder = folder.parent
+        if folder is not None:
+            # Feedback embeddings are cached beside the data they came from.
+            use_cache_dir(folder / "cache")
         return cls(con, resolved, clock=clock or (lambda: datetime.now(UTC)), folder=folder)
 
     @property
@@ -187,94 +207,19 @@ class Workspace:
             An ``IngestReport``: rows read, accepted, duplicates, rejected (with row, field,
             code, message), seconds.
         """
-        progress = progress or _no_progress
-        started = time.perf_counter()
-        batch_id = uuid.uuid4().hex[:16]
-        name = source_name or describe_source(source)
-        stager = Stager(
-            self._settings.ingest,
-            source_name=name,
-            received_at=self._clock(),
-            mapping=dict(mapping) if mapping else None,
-        )
-        accepted = duplicates = rejected_count = 0
-        rejections: list[Rejection] = []
-        by_code: dict[str, int] = {}
-        total = total_rows(source)
         suppressed = suppressed_hashes(self._catalog)
-        try:
-            for chunk in iter_chunks(
-                source, chunk_rows=self._settings.ingest.chunk_rows, file_format=file_format
-            ):
-                staged = stager.stage(chunk)
-                rows = without_suppressed(
-                    self._catalog, staged.accepted, self._settings.identity, suppressed
-                )
-                if rows.num_rows < staged.accepted.num_rows:
-                    dropped = staged.accepted.num_rows - rows.num_rows
-                    rejected_count += dropped
-                    by_code["SUPPRESSED"] = by_code.get("SUPPRESSED", 0) + dropped
-                added = self._catalog.append_events(rows)
-                accepted += added
-                duplicates += staged.repeats + rows.num_rows - added
-                rejected_count += staged.rejected.num_rows
-                self._quarantine(staged.rejected, batch_id, name, rejections, by_code)
-                progress("ingest", chunk.data.num_rows, total)
-        finally:
-            stager.close()
-            # Chunks already stored stay stored if a later one fails (a file cut short): mark
-            # the data changed so derived tables are rebuilt over them.
-            if accepted:
-                self._catalog.set("data_version", str(self._catalog.get_int("data_version") + 1))
-        return IngestReport(
-            batch_id=batch_id,
-            source=name,
-            rows=accepted + duplicates + rejected_count,
-            accepted=accepted,
-            duplicates=duplicates,
-            rejected_count=rejected_count,
-            rejected_by_code=by_code,
-            rejected=rejections,
-            seconds=time.perf_counter() - started,
+        identity = self._settings.identity
+        return ingest_source(
+            self._catalog,
+            source,
+            self._settings.ingest,
+            keep=lambda rows: without_suppressed(self._catalog, rows, identity, suppressed),
+            clock=self._clock,
+            progress=progress or _no_progress,
+            mapping=mapping,
+            source_name=source_name,
+            file_format=file_format,
         )
-
-    def _quarantine(
-        self,
-        rejected: pa.Table,
-        batch_id: str,
-        source: str,
-        report: list[Rejection],
-        by_code: dict[str, int],
-    ) -> None:
-        if rejected.num_rows == 0:
-            return
-        rows = rejected.to_pylist()
-        messages = [rejection_message(r["code"], r["field"], r["value"]) for r in rows]
-        for r, message in zip(rows, messages, strict=True):
-            by_code[r["code"]] = by_code.get(r["code"], 0) + 1
-            if len(report) < _MAX_REPORTED_REJECTIONS:
-                report.append(
-                    Rejection(row=r["row"], field=r["field"], code=r["code"], message=message)
-                )
-        raws = [r["raw"] if r["raw"] is not None else "" for r in rows]
-        keys = [
-            hashlib.sha1(f"{source}\x1f{r['row']}\x1f{raw}".encode()).hexdigest()
-            for r, raw in zip(rows, raws, strict=True)
-        ]
-        table = pa.table(
-            {
-                "row_key": keys,
-                "batch_id": [batch_id] * len(rows),
-                "row": rejected.column("row"),
-                "field": rejected.column("field"),
-                "code": rejected.column("code"),
-                "message": messages,
-                "raw": raws,
-                "source": [source] * len(rows),
-                "received_at": pa.array([self._clock()] * len(rows), pa.timestamp("us", "UTC")),
-            }
-        )
-        self._catalog.append("quarantine", table, QUARANTINE_SCHEMA, key="row_key")
 
     # ------------------------------------------------------------------ identity
 
@@ -325,25 +270,10 @@ class Workspace:
     def invalidate_edges(self, edge_ids: Collection[str], *, reason: str = "") -> int:
         """Mark identity edges (``merge_log.edge_id``) as wrong and re-resolve: the persons they
         joined are split again. Returns how many edges were newly invalidated."""
-        log = self._catalog.table("merge_log")
-        known = set(log.filter(log.edge_id.isin(list(edge_ids))).edge_id.to_pyarrow().to_pylist())
-        unknown = [e for e in edge_ids if e not in known]
-        if unknown:
-            raise UnknownNameError("edge id", unknown[0], sorted(known)[:20])
-        current = set(self._catalog.table("edge_overrides").edge_id.to_pyarrow().to_pylist())
-        new = sorted(set(edge_ids) - current)
+        new = add_edge_overrides(self._catalog, edge_ids, reason=reason, now=self._clock())
         if new:
-            now = self._clock()
-            rows = pa.table(
-                {
-                    "edge_id": new,
-                    "reason": [reason] * len(new),
-                    "created_at": pa.array([now] * len(new), pa.timestamp("us", "UTC")),
-                }
-            )
-            self._catalog.append("edge_overrides", rows, EDGE_OVERRIDES_SCHEMA)
             self.resolve_identities()
-        return len(new)
+        return new
 
     # ------------------------------------------------------------------ reading
 
@@ -435,12 +365,7 @@ class Workspace:
         >>> [s["name"] for s in ws.segments()]
         ['at risk', 'recent buyers']
         """
-        if not isinstance(name, str) or not name.strip() or len(name) > 200:
-            raise ValidationError(
-                "A segment name must be non-empty text of at most 200 characters",
-                received=name,
-                fix="Name the segment, e.g. 'cart abandoners'",
-            )
+        check_segment_name(name)
         if analysis not in _SEGMENT_KINDS:
             raise UnknownNameError("segment analysis", analysis, _SEGMENT_KINDS)
         parsed = validate_spec(_SEGMENT_KINDS[analysis][0], spec, label=analysis)
@@ -454,10 +379,7 @@ class Workspace:
             One dict per segment: ``name``, ``analysis`` (``"segment"`` or ``"rfm"``), ``spec``
             (its JSON values) and ``saved_at`` (UTC datetime).
         """
-        return [
-            row | {"spec": json.loads(row["spec"]), "saved_at": _utc(row["saved_at"])}
-            for row in self._catalog.saved_segments()
-        ]
+        return saved_segment_list(self._catalog)
 
     def segment_members(self, name: str) -> SegmentResult:
         """Recompute the members of the segment saved as ``name`` from ``events()``.
@@ -465,18 +387,62 @@ class Workspace:
         Returns:
             The ``SegmentResult``: ``person_ids``, ``count``, ``persons``, ``share``, ``as_of``.
         """
-        saved = {row["name"]: row for row in self._catalog.saved_segments()}
-        if name not in saved:
-            raise UnknownNameError("segment", name, saved)
-        spec_class, members = _SEGMENT_KINDS[saved[name]["analysis"]]
-        return members(self.events(), spec_class.model_validate_json(saved[name]["spec"]))
+        saved = saved_segment(self._catalog, name)
+        spec_class, members = _SEGMENT_KINDS[saved["analysis"]]
+        return members(self.events(), spec_class.model_validate_json(saved["spec"]))
 
     def delete_segment(self, name: str) -> None:
         """Forget the segment saved as ``name``."""
-        known = {row["name"] for row in self._catalog.saved_segments()}
-        if name not in known:
-            raise UnknownNameError("segment", name, known)
-        self._catalog.delete_segment(name)
+        forget_segment(self._catalog, name)
+
+    # ------------------------------------------------------------------ surveys
+
+    def save_survey(self, survey: Survey | Mapping[str, Any] | str) -> Survey:
+        """Save a survey definition (one with the same id is replaced); its answers are events.
+
+        Returns:
+            The validated ``Survey`` (``parse_survey`` says how problems are reported).
+
+        >>> ws = Workspace.open()
+        >>> q = {"id": "nps", "type": "nps", "text": "Recommend us?"}
+        >>> ws.save_survey({"id": "s1", "name": "NPS", "questions": [q]}).id
+        's1'
+        >>> [s.id for s in ws.surveys()]
+        ['s1']
+        """
+        parsed = parse_survey(survey)
+        save_survey(self._catalog, parsed.id, parsed.name, parsed.model_dump_json(), self._clock())
+        return parsed
+
+    def surveys(self) -> list[Survey]:
+        """The saved surveys, sorted by id."""
+        return [Survey.model_validate_json(r["definition"]) for r in saved_surveys(self._catalog)]
+
+    def survey(self, survey_id: str) -> Survey:
+        """The survey saved as ``survey_id`` (``UnknownNameError`` naming the saved ones)."""
+        saved = {s.id: s for s in self.surveys()}
+        if survey_id not in saved:
+            raise UnknownNameError("survey", survey_id, saved)
+        return saved[survey_id]
+
+    def delete_survey(self, survey_id: str) -> None:
+        """Forget the survey saved as ``survey_id``; its answers stay in the events."""
+        delete_survey(self._catalog, self.survey(survey_id).id)
+
+    def import_survey(
+        self,
+        source: str | Path | pd.DataFrame,
+        survey_id: str,
+        mapping: SurveyExportMapping | Mapping[str, Any] | None = None,
+    ) -> tuple[SurveyExport, IngestReport]:
+        """Ingest a survey tool's export (CSV or JSON lines) of the saved survey ``survey_id``.
+
+        Returns:
+            ``(export, report)``: the rows read, kept and rejected with reasons (see
+            ``survey_export_to_messages``), and the ingest of the kept answers.
+        """
+        export = survey_export_to_messages(source, self.survey(survey_id), mapping)
+        return export, self.ingest(export.messages, source_name=f"survey:{survey_id}")
 
     # ------------------------------------------------------------------ predictions
 
@@ -489,24 +455,7 @@ class Workspace:
         Returns:
             The number of rows stored for ``model``.
         """
-        missing = [c for c in PREDICTIONS_SCHEMA.names if c not in rows.column_names]
-        if missing:
-            raise ValidationError(
-                "Prediction rows lack columns " + ", ".join(missing),
-                received=rows.column_names,
-                allowed=", ".join(PREDICTIONS_SCHEMA.names),
-                fix="Build the rows with journeylens.predict.prediction_rows",
-            )
-        others = sorted(set(rows.column("model").to_pylist()) - {model})
-        if others:
-            raise ValidationError(
-                f"Prediction rows for {model!r} also name other models",
-                received=others,
-                fix="Save each model's rows separately",
-            )
-        rows = rows.select(PREDICTIONS_SCHEMA.names).cast(PREDICTIONS_SCHEMA.to_pyarrow())
-        self._catalog.replace_predictions(model, rows)
-        return rows.num_rows
+        return store_predictions(self._catalog, model, rows)
 
     def predictions(self, model: str | None = None) -> ibis.Table:
         """The stored predictions (``schema.PREDICTIONS_SCHEMA``), of one model or of all."""
@@ -574,7 +523,9 @@ class Workspace:
 
         Returns:
             ``person_id``; ``events``, ``predictions``, ``quarantine``: rows deleted;
-            ``identifiers``: identifiers suppressed.
+            ``identifiers``: identifiers suppressed; ``models``: the trained model files kept
+            and why (``privacy.kept_models``); ``summary``: what was erased where, as
+            sentences (``privacy.erasure_summary``).
         """
         counts = erase_person(
             self._catalog, self.events(), self.quarantine(), person_id, now=self._clock()
@@ -583,7 +534,8 @@ class Workspace:
         self.resolve_identities()
         self.events()  # rebuilt now: the erased rows must not linger in events_enriched
         self._catalog.checkpoint()
-        return counts
+        models = kept_models(self._folder)
+        return counts | {"models": models, "summary": erasure_summary(counts, models)}
 
     # ------------------------------------------------------------------ API keys
 
@@ -636,13 +588,6 @@ _SEGMENT_KINDS: dict[str, tuple[type[Spec], Callable[[ibis.Table, Any], SegmentR
     "segment": (SegmentSpec, segment),
     "rfm": (RFMSegmentSpec, rfm_members),
 }
-
-
-def _utc(moment: datetime | None) -> datetime | None:
-    """Spark hands timestamps back without a zone; they are UTC."""
-    if moment is None or moment.tzinfo is not None:
-        return moment
-    return moment.replace(tzinfo=UTC)
 
 
 def _settings(values: Mapping[str, Any]) -> Settings:

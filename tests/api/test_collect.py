@@ -15,6 +15,7 @@ from fastapi.testclient import TestClient
 
 from journeylens.api.app import create_app
 from journeylens.api.collect import CollectorLimits
+from journeylens.collect.journal import Position
 from journeylens.workspace import Workspace
 
 
@@ -405,6 +406,33 @@ def test_the_server_fills_message_id_received_at_ip_and_source(served):
     assert row["source"] == "write key"
 
 
+def test_a_journal_replayed_in_other_batches_quarantines_a_rejected_message_once(tmp_path):
+    with Workspace.open(tmp_path) as ws:
+        key, _ = ws.create_key("write", "replay")
+    with TestClient(create_app(tmp_path)) as client:
+        drain, journal = client.app.state.collector.drain, client.app.state.collector.journal
+        good = [
+            {"type": "track", "event": "ok", "userId": "u", "messageId": new_id()} for _ in range(3)
+        ]
+        bad = {
+            "type": "track",
+            "event": "late",
+            "userId": "u",
+            "messageId": new_id(),
+            "timestamp": "yesterday",
+        }
+        client.post("/v1/batch", json={"batch": good}, headers=basic(key))
+        drain.flush()  # the first request alone: the bad one comes in the next ingest, row 0
+        client.post("/v1/batch", json={"batch": [bad, good[0]]}, headers=basic(key))
+        drain.flush()
+        # A crash that loses the drained mark: everything is drained again, in one batch
+        # (the bad message is now row 3 of it).
+        journal.mark_drained(Position(0, 0))
+        drain.flush()
+        assert len(quarantined(client, bad["messageId"])) == 1
+        assert len(stored(client, [m["messageId"] for m in good])) == 3
+
+
 def test_a_message_sent_twice_is_stored_once(served):
     client, keys = served
     message = {"event": "retry", "userId": "u", "messageId": new_id()}
@@ -427,6 +455,37 @@ def test_a_browser_preflight_is_answered_for_the_collector_only(served):
     assert allowed.headers["access-control-allow-origin"] == "*"
     assert "POST" in allowed.headers["access-control-allow-methods"]
     assert "access-control-allow-origin" not in client.options("/api/analyses", headers=ask).headers
+
+
+def test_analytics_js_gets_settings_that_send_its_events_back_to_this_server(served):
+    client, keys = served
+    response = client.get(
+        f"/v1/projects/{keys['write']}/settings", headers={"Origin": "https://shop.example"}
+    )
+    assert response.status_code == 200
+    assert response.headers["access-control-allow-origin"] == "*"
+    settings = response.json()
+    segment = settings["integrations"]["Segment.io"]
+    assert segment["apiKey"] == keys["write"]
+    assert segment["apiHost"] == "testserver/v1"
+    assert segment["protocol"] == "http"
+    assert settings["plan"]["track"]["__default"]["enabled"] is True
+    assert settings["remotePlugins"] == []
+    # What analytics.js would post to with these settings reaches the collector.
+    url = f"{segment['protocol']}://{segment['apiHost']}/t"
+    message = {"event": "From settings", "userId": "u", "messageId": new_id()}
+    posted = client.post(url, content=json.dumps(message | {"writeKey": segment["apiKey"]}))
+    assert posted.status_code == 200
+    assert len(stored(client, [message["messageId"]])) == 1
+
+
+@pytest.mark.parametrize("key_kind", ["read", "revoked", "garbage"])
+def test_settings_are_refused_for_a_key_that_is_not_an_active_write_key(served, key_kind):
+    client, keys = served
+    key = keys.get(key_kind, "jl_write_000000000000_x")
+    response = client.get(f"/v1/projects/{key}/settings")
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "UNAUTHORIZED"
 
 
 def test_the_collector_routes_are_in_the_openapi_document(served):

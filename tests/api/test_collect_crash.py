@@ -10,45 +10,15 @@ from __future__ import annotations
 
 import http.client
 import json
-import os
 import signal
-import socket
-import subprocess
-import sys
 import threading
 import time
-from pathlib import Path
 
+from journeylens.api.launch import start_server
 from journeylens.workspace import Workspace
 
 CLIENTS = 4
 BATCH = 50
-SERVER = """
-import sys, uvicorn
-from journeylens.api.app import create_app
-uvicorn.run(create_app(sys.argv[1]), host="127.0.0.1", port=int(sys.argv[2]), log_level="error")
-"""
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_server(folder: Path, port: int) -> subprocess.Popen[bytes]:
-    server = subprocess.Popen([sys.executable, "-c", SERVER, str(folder), str(port)])
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
-            conn.request("GET", "/health")
-            if conn.getresponse().status == 200:
-                return server
-        except OSError:
-            time.sleep(0.1)
-    server.kill()
-    raise AssertionError("the server did not start")
 
 
 def post_batches(port: int, key: str, worker: int, acked: list[str], stop: threading.Event):
@@ -79,8 +49,8 @@ def post_batches(port: int, key: str, worker: int, acked: list[str], stop: threa
 def test_every_acknowledged_event_survives_a_kill_9_exactly_once(tmp_path):
     with Workspace.open(tmp_path) as ws:
         key, _ = ws.create_key("write", "crash test")
-    port = free_port()
-    server = start_server(tmp_path, port)
+    server = start_server(tmp_path)
+    port = server.port
     acked: list[list[str]] = [[] for _ in range(CLIENTS)]
     stop = threading.Event()
     threads = [
@@ -90,8 +60,7 @@ def test_every_acknowledged_event_survives_a_kill_9_exactly_once(tmp_path):
     for t in threads:
         t.start()
     time.sleep(3)  # long enough for the drain to have stored some batches and not others
-    os.kill(server.pid, signal.SIGKILL)
-    server.wait()
+    server.kill()  # SIGKILL
     stop.set()
     for t in threads:
         t.join()
@@ -103,9 +72,8 @@ def test_every_acknowledged_event_survives_a_kill_9_exactly_once(tmp_path):
     assert before_replay < len(sent)
 
     server = start_server(tmp_path, port)  # replays the journal
-    server.send_signal(signal.SIGTERM)  # a clean stop drains everything durable
-    # uvicorn re-raises the signal once its shutdown is complete.
-    assert server.wait(timeout=60) in (0, -signal.SIGTERM)
+    # A clean stop drains everything durable; uvicorn re-raises the signal once it is done.
+    assert server.stop(timeout=60) in (0, -signal.SIGTERM)
 
     with Workspace.open(tmp_path) as ws:
         events = ws.backend.table("events")

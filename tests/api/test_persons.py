@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import joblib
 import pytest
 
 
@@ -67,6 +68,9 @@ def test_an_export_needs_an_admin_key(served):
 def erased(serve):
     """A workspace of its own (erasure changes it) with one person erased over the API."""
     app = serve(customers=30, seed=5)
+    # A trained model's file: fitted parameters over everyone, which erasure keeps.
+    (app.folder / "models").mkdir()
+    joblib.dump({"format": 1, "model": {"coef": [0.4, -1.2]}}, app.folder / "models/churn.joblib")
     admin = app.headers("admin")
     before = app.client.get(f"/api/persons/{app.person_id}/export", headers=admin).json()
     result = app.client.delete(f"/api/persons/{app.person_id}", headers=admin)
@@ -89,6 +93,30 @@ def test_erasure_deletes_the_persons_events_scores_and_identities(erased):
         values = {i["id_value"] for i in before["person"]["identifiers"]}
         assert values.isdisjoint(ws.table("id_map").id_value.to_pyarrow().to_pylist())
         assert ws.predictions().count().execute() == 0
+
+
+def test_the_erasure_summary_says_what_was_erased_where_and_that_models_stay(erased):
+    app, before, result = erased
+    summary = "\n".join(result["summary"])
+    assert f"events: {len(before['events'])} rows deleted from the events table" in summary
+    assert "predictions: 1 rows deleted from the predictions table" in summary
+    assert "suppressed_identifiers" in summary
+    assert "dashboard pages dropped" in summary
+    [model] = result["models"]
+    assert model["model"] == "churn"
+    assert model["file"] == "models/churn.joblib"
+    assert "aggregate" in model["kept_because"]
+    assert "models/churn.joblib: kept" in summary
+    assert (app.folder / "models/churn.joblib").exists()
+
+
+def test_erasure_drops_the_dashboards_cached_pages(serve):
+    app = serve(customers=30, seed=6)
+    cache = app.client.app.state.web_cache
+    cache.get_or_compute(("page", "persons"), lambda: app.person_id)
+    response = app.client.delete(f"/api/persons/{app.person_id}", headers=app.headers("admin"))
+    assert response.status_code == 200
+    assert cache.get_or_compute(("page", "persons"), lambda: "recomputed") == "recomputed"
 
 
 def test_erasure_removes_the_person_from_segments_and_cached_results(erased):

@@ -220,6 +220,29 @@ def test_the_customer_profile_shows_identifiers_scores_segments_and_a_paged_jour
     assert len(list(csv.DictReader(io.StringIO(journal)))) > 50
 
 
+def test_the_funnel_shows_time_to_convert_and_conversion_over_time_with_their_tables(client):
+    html = client.get("/funnels", params={"interval": "week"}).text
+    assert 'data-title="Time to convert"' in html
+    assert 'data-title="Conversion over time"' in html
+    steps = list(csv.DictReader(io.StringIO(client.get("/csv/funnels/steps?interval=week").text)))
+    timing = list(
+        csv.DictReader(io.StringIO(client.get("/csv/funnels/time_to_convert?interval=week").text))
+    )
+    assert [row["step"] for row in timing] == ["2", "3", "4"]
+    for row, step in zip(timing, steps[1:], strict=True):
+        assert row["median_seconds"] == step["median_time_to_convert_seconds"]
+        if row["median_seconds"]:
+            assert float(row["median_hours"]) == pytest.approx(float(row["median_seconds"]) / 3600)
+    weeks = list(
+        csv.DictReader(io.StringIO(client.get("/csv/funnels/over_time?interval=week").text))
+    )
+    days = list(csv.DictReader(io.StringIO(client.get("/csv/funnels/over_time").text)))
+    assert 1 < len(weeks) < len(days)
+    # Every unit that entered the funnel started its attempt in exactly one period.
+    assert sum(int(r["entered"]) for r in weeks) == int(steps[0]["count"])
+    assert sum(int(r["entered"]) for r in days) == int(steps[0]["count"])
+
+
 def test_a_funnel_breakdown_draws_one_bar_series_per_value(client):
     html = client.get("/funnels?breakdown=channel").text
     rows = csv.DictReader(io.StringIO(client.get("/csv/funnels/steps?breakdown=channel").text))

@@ -13,6 +13,7 @@ from journeylens.analysis.attribution import (
 )
 from journeylens.analysis.base import AnalysisWarning, Result, Spec
 from journeylens.analysis.clusters import ClustersResult, ClustersSpec, clusters
+from journeylens.analysis.experiment import ExperimentResult, ExperimentSpec, experiment
 from journeylens.analysis.filters import PropertyFilter
 from journeylens.analysis.funnel import (
     FunnelResult,
@@ -49,6 +50,8 @@ __all__ = [
     "ChannelCost",
     "ClustersResult",
     "ClustersSpec",
+    "ExperimentResult",
+    "ExperimentSpec",
     "FunnelResult",
     "FunnelSpec",
     "FunnelStep",
@@ -81,6 +84,7 @@ __all__ = [
     "analyses",
     "attribution",
     "clusters",
+    "experiment",
     "funnel",
     "funnel_actors",
     "get_analysis",

@@ -154,14 +154,19 @@ def journey_map(events: ibis.Table, spec: JourneyMapSpec) -> JourneyMapResult:
     raw = path_events(events, spec)
     hits = raw.filter(raw.event == spec.conversion_event)
     converted = hits.select(path_id=hits._jl_path).distinct().mutate(converted=ibis.literal(True))
-    steps = clean_paths(events, spec)
+    steps = clean_paths(events, spec, numbered=False)
     steps = steps.left_join(converted, "path_id").drop("path_id_right")
     steps = steps.mutate(
         converted=steps.converted.fill_null(False), stage=steps.stage.fill_null(NO_STAGE)
     )
-    order = ibis.window(group_by=steps.path_id, order_by=steps.step)
+    # The step number and the next step come from one window in the paths' own order, so the
+    # engine sorts the steps once for both (numbering them in clean_paths and then ordering
+    # by that number sorted them twice, in each of the four queries below).
+    order = ibis.window(group_by=steps.path_id, order_by=[steps.timestamp, steps.message_id])
     steps = steps.mutate(
-        next_node=steps.node.lead().over(order), next_stage=steps.stage.lead().over(order)
+        step=ibis.row_number().over(order) + 1,
+        next_node=steps.node.lead().over(order),
+        next_stage=steps.stage.lead().over(order),
     )
     # Every distinct count below is two (or three) plain aggregations, first per journey (or
     # person) and then per group: unlike a grouped COUNT DISTINCT they spill to disk, so 100M

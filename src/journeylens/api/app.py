@@ -28,7 +28,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 import journeylens
-from journeylens.api import analyses, persons, segments, status
+from journeylens.api import analyses, experiments, persons, segments, status
 from journeylens.api import keys as keys_routes
 from journeylens.api.cache import ResultCache
 from journeylens.api.errors import install_error_handlers
@@ -39,7 +39,12 @@ __all__ = ["create_app"]
 
 #: Routers that plug into the app when their module is present; each exposes ``router`` and may
 #: expose ``lifespan``.
-_PLUGGED = ("journeylens.api.collect", "journeylens.web")
+_PLUGGED = (
+    "journeylens.api.collect",
+    "journeylens.api.journeys",
+    "journeylens.api.surveys",
+    "journeylens.web",
+)
 
 
 def create_app(
@@ -47,11 +52,14 @@ def create_app(
     *,
     settings: Settings | dict[str, Any] | None = None,
     cache_entries: int = 128,
+    warm: bool = False,
 ) -> FastAPI:
     """The journeylens server over the workspace folder ``workspace``.
 
     ``settings`` replaces the workspace's stored settings (as ``Workspace.open`` does);
-    ``cache_entries`` bounds the analysis result cache.
+    ``cache_entries`` bounds the analysis result cache; ``warm`` computes the dashboard's
+    pages in the background from the start and after the data changes
+    (``journeylens.web.warm``; ``journeylens serve`` turns it on).
 
     Returns:
         The FastAPI app. Its OpenAPI document is at ``/openapi.json`` and the interactive docs
@@ -88,9 +96,10 @@ def create_app(
         summary="Customer journey analytics: collect, unify, analyse and act on every channel.",
         lifespan=lifespan,
     )
+    app.state.warm = warm
     install_error_handlers(app)
     app.include_router(status.router)
-    for module in (analyses, persons, segments, keys_routes):
+    for module in (analyses, experiments, persons, segments, keys_routes):
         app.include_router(module.router)
     for module in plugged:
         app.include_router(module.router)
@@ -106,7 +115,7 @@ class _CollectorCors:
         self._cors = CORSMiddleware(
             app,
             allow_origins=["*"],
-            allow_methods=["POST", "OPTIONS"],
+            allow_methods=["GET", "POST", "OPTIONS"],
             allow_headers=["*"],
             max_age=86_400,
         )

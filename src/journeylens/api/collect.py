@@ -253,6 +253,52 @@ for _path in (*_SINGLE, *_BATCH):
     )
 
 
+@router.get(
+    "/v1/projects/{write_key}/settings",
+    summary="Settings for analytics.js loaded from this host",
+    responses={401: {"description": "The write key is unknown or revoked"}},
+)
+async def project_settings(request: Request, write_key: str) -> JSONResponse:
+    """What analytics.js asks its CDN for before it sends anything: the smallest valid settings,
+    whose one destination (``Segment.io``) points back at this server's ``/v1``.
+
+    Returns:
+        200 with ``integrations`` (``Segment.io``: ``apiKey``, ``apiHost`` = this host +
+        ``/v1``, ``protocol``), an all-enabled ``plan``, no remote plugins or middleware and
+        metrics off; 401 for a key that is not an active write key.
+    """
+    if not is_write_key(request, write_key):
+        return _error(
+            401,
+            "UNAUTHORIZED",
+            "The write key is unknown or revoked",
+            fix="Load analytics.js with an active write key (journeylens keys create write)",
+        )
+    enabled = {"__default": {"enabled": True, "integrations": {}}}
+    settings = {
+        "integrations": {
+            "Segment.io": {
+                "apiKey": write_key,
+                "apiHost": f"{request.url.netloc}/v1",
+                "protocol": request.url.scheme,
+                "unbundledIntegrations": [],
+                "addBundledMetadata": True,
+                "maybeBundledConfigIds": {},
+            }
+        },
+        "plan": {"track": enabled, "identify": enabled, "group": enabled},
+        "edgeFunction": {},
+        "analyticsNextEnabled": True,
+        "middlewareSettings": {},
+        "enabledMiddleware": {},
+        "metrics": {"sampleRate": 0},  # analytics.js would otherwise report to segment.io
+        "legacyVideoPluginsEnabled": False,
+        "remotePlugins": [],
+    }
+    # Short: revoking the key must reach browsers soon.
+    return JSONResponse(settings, headers={"Cache-Control": "public, max-age=60"})
+
+
 async def _read_body(request: Request, limit: int) -> bytes | JSONResponse:
     """The body, gunzipped, or the error response when it is too large or badly encoded.
     The size is checked from ``Content-Length`` before reading, and while reading and

@@ -75,11 +75,16 @@ def erase(person_id: PersonId, request: Request, key: AdminKey) -> dict[str, Any
 
     Returns:
         ``person_id``; ``events``, ``predictions``, ``quarantine``: rows deleted;
-        ``identifiers``: identifiers suppressed.
+        ``identifiers``: identifiers suppressed; ``models``: trained model files kept (they
+        are aggregates) and why; ``summary``: what was erased where, as sentences.
     """
+    state = request.app.state
     with locked_workspace(request) as ws:
         erased = ws.erase_person(person_id)
         # The data version moved, so no cached result would be served again; dropping them
-        # now also frees the memory holding the person's rows.
-        request.app.state.cache.clear()
-    return erased
+        # now also frees the memory holding the person's rows (pages list person ids).
+        state.cache.clear()
+        if hasattr(state, "web_cache"):
+            state.web_cache.clear()
+    summary = [*erased["summary"], "server caches: API results and dashboard pages dropped"]
+    return erased | {"summary": summary}

@@ -19,6 +19,8 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from journeylens.cli.journeys import journeys_app
+from journeylens.cli.report import report
 from journeylens.cli.summary import (
     render_analyses,
     render_ingest,
@@ -28,6 +30,7 @@ from journeylens.cli.summary import (
     render_workspace,
     workspace_summary,
 )
+from journeylens.cli.surveys import surveys_app
 from journeylens.errors import JourneyLensError, ValidationError
 
 __all__ = ["app"]
@@ -148,22 +151,36 @@ def serve(
     workspace: WorkspaceOpt = Path("jl-data"),
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: PortOpt = 8000,
+    warm: Annotated[
+        bool,
+        typer.Option(
+            "--warm/--no-warm", help="Compute the dashboard's pages in the background at start."
+        ),
+    ] = True,
+    journeys: Annotated[
+        bool,
+        typer.Option("--journeys/--no-journeys", help="Run published journeys in the background."),
+    ] = True,
 ) -> None:
     """Serve the REST API (/api, docs at /docs), the collector (/v1) and the dashboard."""
     with _errors():
-        _serve(workspace, host, port)
+        _serve(workspace, host, port, warm=warm, journeys=journeys)
 
 
-def _serve(workspace: Path, host: str, port: int) -> None:
-    import uvicorn
+def _serve(
+    workspace: Path, host: str, port: int, *, warm: bool = True, journeys: bool = True
+) -> None:
+    from journeylens.api.launch import serve
 
-    from journeylens.api.app import create_app
+    serve(workspace, host, port, warm=warm, journeys=journeys)
 
-    uvicorn.run(create_app(workspace), host=host, port=port, log_level="info")
 
+app.command()(report)
 
 keys_app = typer.Typer(help="Manage API keys: write (collect), read, admin.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
+app.add_typer(journeys_app, name="journeys")
+app.add_typer(surveys_app, name="surveys")
 
 
 @keys_app.command("create")

@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from types import MappingProxyType
@@ -50,6 +50,7 @@ class SimConfig:
     assist_days: int = 7
     product_affinity: float = 0.0
     churn_warning_days: int = 0
+    growing_topics: Mapping[str, float] = field(default_factory=dict)
 
     @property
     def start_us(self) -> int:
@@ -84,6 +85,36 @@ def _positive_int(name: str, value: int, high: int) -> int:
     return value
 
 
+def _named_numbers(
+    option: str,
+    given: Mapping[str, float] | None,
+    names: tuple[str, Iterable[str]],
+    bounds: tuple[float, float],
+    meaning: str,
+) -> dict[str, float]:
+    """``given`` checked: every key one of the known ``names`` (kind, names), every value a
+    number within ``bounds``; returned with float values."""
+    kind, known = names
+    known = tuple(known)
+    low, high = bounds
+    out: dict[str, float] = {}
+    for name, value in (given or {}).items():
+        if name not in known:
+            raise UnknownNameError(kind, name, known)
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not low <= value <= high
+        ):
+            raise ValidationError(
+                f"simulate: {option}[{name!r}] is out of range",
+                received=value,
+                allowed=f"a number in [{low:g}, {high:g}] ({meaning})",
+            )
+        out[name] = float(value)
+    return out
+
+
 def make_config(
     customers: int,
     days: int,
@@ -100,6 +131,7 @@ def make_config(
     assist_days: int = 7,
     product_affinity: float = 0.0,
     churn_warning_days: int = 0,
+    growing_topics: Mapping[str, float] | None = None,
 ) -> SimConfig:
     """Validate a simulation request.
 
@@ -134,6 +166,12 @@ def make_config(
             before their churn day a churner's visits and message opens fade linearly to a
             tenth of their usual level and any feedback they leave is unhappy (see
             :mod:`journeylens.simulate.precursors`).
+        growing_topics: complaint topics whose volume grows (default none): feedback topic
+            name (``journeylens.simulate.feedback.TOPICS``, e.g. ``"delivery"``) → weight in
+            [1, 20]. In the second half of the window the topic of each negative feedback text
+            is drawn with this weight (1 for the other topics) instead of uniformly, so with
+            ``{"delivery": 3.0}`` delivery's share of complaints goes from 1/8 to 3/10 while
+            the number of complaints is unchanged. Recorded in ``truth.growing_topics``.
 
     Returns:
         SimConfig with the same fields, ``start`` as a ``date``, ``channel_effects`` complete
@@ -155,27 +193,20 @@ def make_config(
             "simulate: start is not a date", received=start, allowed="date or YYYY-MM-DD"
         )
     effects = dict(DEFAULT_EFFECTS)
-    for name, lift in (channel_effects or {}).items():
-        if name not in DEFAULT_EFFECTS:
-            raise UnknownNameError("simulated channel", name, DEFAULT_EFFECTS)
-        if isinstance(lift, bool) or not isinstance(lift, int | float) or not -0.5 <= lift <= 0.9:
-            raise ValidationError(
-                f"simulate: channel_effects[{name!r}] is out of range",
-                received=lift,
-                allowed="a number in [-0.5, 0.9] (additive change in visit conversion)",
-            )
-        effects[name] = float(lift)
-    assists: dict[str, float] = {}
-    for name, lift in (assist_channels or {}).items():
-        if name not in DEFAULT_EFFECTS:
-            raise UnknownNameError("simulated channel", name, DEFAULT_EFFECTS)
-        if isinstance(lift, bool) or not isinstance(lift, int | float) or not 0.0 <= lift <= 0.9:
-            raise ValidationError(
-                f"simulate: assist_channels[{name!r}] is out of range",
-                received=lift,
-                allowed="a number in [0, 0.9] (additive change in later visits' conversion)",
-            )
-        assists[name] = float(lift)
+    effects |= _named_numbers(
+        "channel_effects",
+        channel_effects,
+        ("simulated channel", DEFAULT_EFFECTS),
+        (-0.5, 0.9),
+        "additive change in visit conversion",
+    )
+    assists = _named_numbers(
+        "assist_channels",
+        assist_channels,
+        ("simulated channel", DEFAULT_EFFECTS),
+        (0.0, 0.9),
+        "additive change in later visits' conversion",
+    )
     if (
         isinstance(churn_warning_days, bool)
         or not isinstance(churn_warning_days, int)
@@ -186,6 +217,16 @@ def make_config(
             received=churn_warning_days,
             allowed="0 (churners stop without warning) to 365",
         )
+    # Imported here: the feedback module imports this one for SimConfig.
+    from journeylens.simulate.feedback import TOPICS
+
+    growing = _named_numbers(
+        "growing_topics",
+        growing_topics,
+        ("simulated feedback topic", TOPICS),
+        (1.0, 20.0),
+        "the topic's weight among late complaints",
+    )
     return SimConfig(
         customers=_positive_int("customers", customers, 50_000_000),
         days=_positive_int("days", days, 3_650),
@@ -201,4 +242,5 @@ def make_config(
         assist_days=_positive_int("assist_days", assist_days, 365),
         product_affinity=_share("product_affinity", product_affinity),
         churn_warning_days=churn_warning_days,
+        growing_topics=MappingProxyType(growing),
     )

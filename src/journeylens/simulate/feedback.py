@@ -27,7 +27,7 @@ from journeylens.simulate.population import Population
 from journeylens.simulate.rows import Block
 from journeylens.simulate.visits import APP, DAY, Visits
 
-__all__ = ["SENTIMENTS", "TEXTS", "Feedback", "feedback_events"]
+__all__ = ["SENTIMENTS", "TEXTS", "TOPICS", "Feedback", "feedback_events"]
 
 SENTIMENTS = ("negative", "neutral", "positive")
 _TOPICS = (
@@ -95,6 +95,8 @@ def _texts() -> list[tuple[str, str, str, str]]:
 
 #: Every text the simulator can write: (language, sentiment, topic, text).
 TEXTS = _texts()
+#: The feedback topics (English names), in the order each template cycles through them.
+TOPICS = tuple(en for en, _ in _TOPICS)
 _LANG = np.array([t[0] for t in TEXTS])
 _SENT = np.array([t[1] for t in TEXTS])
 #: The texts as JSON string literals, escaped once here (they are free text).
@@ -116,6 +118,18 @@ def _scores(rng, n: int, unhappy: np.ndarray) -> np.ndarray:
     happy = rng.choice(11, n, p=happy_p / happy_p.sum())
     sad = rng.choice(11, n, p=sad_p / sad_p.sum())
     return np.where(unhappy, sad, happy)
+
+
+def _grow(cfg: SimConfig, text: np.ndarray, ts: np.ndarray, rng) -> None:
+    """Re-draw, in place, the topic of each complaint in the second half of the window with the
+    weights of ``cfg.growing_topics`` (1 for topics not named), keeping its template."""
+    weights = np.array([cfg.growing_topics.get(name, 1.0) for name in TOPICS])
+    late = np.flatnonzero((_SENT[text] == "negative") & (ts >= (cfg.start_us + cfg.end_us) // 2))
+    topic = rng.choice(len(TOPICS), len(late), p=weights / weights.sum())
+    # TEXTS runs template by template, each through every topic in TOPICS order, and each
+    # (language, sentiment) block is a whole number of templates: index % len(TOPICS) is the
+    # topic, so swapping it keeps the language, the sentiment and the wording.
+    text[late] += topic - text[late] % len(TOPICS)
 
 
 def feedback_events(
@@ -156,6 +170,8 @@ def feedback_events(
         at = (lang == key[0]) & (sentiment == key[1])
         options = np.flatnonzero((key[0] == _LANG) & (key[1] == _SENT))
         text[at] = options[rng.integers(0, len(options), at.sum())]
+    if cfg.growing_topics:
+        _grow(cfg, text, ts, rng)
     survey = rng.random(n) < 0.7
     props = json_object(
         [

@@ -116,6 +116,8 @@ def write_parquet(
             "churn_warning_days": cfg.churn_warning_days,
             "experiments": Truth.experiments_table(cfg.days).to_pylist(),
         }
+        if cfg.growing_topics:
+            summary["growing_topics"] = dict(cfg.growing_topics)
         (truth_path / "truth.json").write_text(json.dumps(summary, indent=2))
     return WriteSummary(
         path=path,

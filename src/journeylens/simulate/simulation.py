@@ -232,6 +232,7 @@ def make_truth(cfg: SimConfig, parts: list[dict[str, pa.Table]]) -> Truth:
     return Truth(
         channel_effects=dict(cfg.channel_effects),
         churn_warning_days=cfg.churn_warning_days,
+        growing_topics=dict(cfg.growing_topics),
         experiments=Truth.experiments_table(cfg.days),
         **tables,
     )
@@ -253,6 +254,7 @@ def simulate(
     assist_days: int = 7,
     product_affinity: float = 0.0,
     churn_warning_days: int = 0,
+    growing_topics: Mapping[str, float] | None = None,
 ) -> Simulation:
     """Simulate a multi-channel shop's events with planted, known truth.
 
@@ -288,6 +290,7 @@ def simulate(
         assist_days=assist_days,
         product_affinity=product_affinity,
         churn_warning_days=churn_warning_days,
+        growing_topics=growing_topics,
     )
     events, parts = [], []
     for table, truth in generate(cfg, range(cfg.cohorts)):

@@ -66,6 +66,9 @@ class Truth:
             usual level at the churn day, while deliveries go on; and frequent, unhappy feedback
             scores. Without it (0) a churner stops dead and only the silence after the churn
             day (recency, unanswered deliveries) marks them.
+        growing_topics: feedback topic → weight among complaints in the second half of the
+            window (empty = none planted; see ``make_config``'s ``growing_topics``). A named
+            topic's complaints grow from 1/8 of all complaints to weight / (weight + 7).
         send_hours: ``person_key``, ``best_hour`` (UTC) — when messages are most likely opened.
         experiments: ``experiment_id``, ``variant``, ``true_lift`` (additive change in visit
             conversion from exposure on), ``start_day``.
@@ -83,6 +86,7 @@ class Truth:
     channel_effects: Mapping[str, float]
     churners: pa.Table
     churn_warning_days: int
+    growing_topics: Mapping[str, float]
     send_hours: pa.Table
     experiments: pa.Table
     assignments: pa.Table

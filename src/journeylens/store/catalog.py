@@ -6,7 +6,9 @@ adds rows, ``identity_version`` records the data version identities were resolve
 ``enriched_version`` the one ``events_enriched`` was built at). ``segments`` holds saved segments
 (schema version 2), ``predictions`` the latest scores of every predictive model (version 3),
 ``api_keys`` the hashed API keys and ``suppressed_identifiers`` the hashed identifiers of erased
-persons (version 4).
+persons (version 4), ``surveys`` the saved survey definitions (version 5, see
+:mod:`journeylens.store.surveys`), and the journey runner's versions, instances, timers, outbox
+and cursors (version 6, DuckDB only, see :mod:`journeylens.store.journeys`).
 
 Migrations are functions from version N to N+1, applied in order on open; a workspace written by a
 newer journeylens is refused rather than guessed at.
@@ -38,6 +40,8 @@ from journeylens.schema import (
     SUPPRESSED_IDENTIFIERS_SCHEMA,
 )
 from journeylens.settings import StoreSettings
+from journeylens.store.journeys import create_journey_tables
+from journeylens.store.surveys import SURVEYS_SCHEMA
 
 __all__ = [
     "EDGE_OVERRIDES_SCHEMA",
@@ -102,12 +106,18 @@ def _add_keys_and_suppression_v4(catalog: Catalog) -> None:
     catalog.ensure_table("suppressed_identifiers", SUPPRESSED_IDENTIFIERS_SCHEMA)
 
 
+def _add_surveys_v5(catalog: Catalog) -> None:
+    catalog.ensure_table("surveys", SURVEYS_SCHEMA)
+
+
 #: migrations[i] upgrades a workspace from version i to i + 1.
 _MIGRATIONS: Final[list[Callable[[Catalog], None]]] = [
     _create_v1,
     _add_segments_v2,
     _add_predictions_v3,
     _add_keys_and_suppression_v4,
+    _add_surveys_v5,
+    create_journey_tables,
 ]
 assert len(_MIGRATIONS) == SCHEMA_VERSION
 

@@ -28,6 +28,7 @@ from journeylens.analysis import (
 from journeylens.analysis.base import Result
 from journeylens.analysis.funnel_result import FunnelResult
 from journeylens.errors import ValidationError
+from journeylens.web.funnel_charts import conversion_over_time, time_to_convert
 from journeylens.web.pages import Page, Param, Params, page, spec_of
 from journeylens.web.scope import Scope
 from journeylens.web.views import Chart, Kpi, Table, View
@@ -129,18 +130,18 @@ def _funnels(scope: Scope, params: Params) -> View:
             "order": params["order"],
             "window": params["window"],
             "breakdown": {"property": breakdown} if breakdown else None,
+            "interval": params["interval"],
         },
         label="funnel",
     )
     events = scope.events()
     result = funnel(events, spec)
-    over_time = pd.DataFrame(
-        [(p.period, p.entered, p.converted, p.conversion_rate) for p in result.over_time],
-        columns=["period", "entered", "converted", "conversion_rate"],
-    )
+    timing, timing_table = time_to_convert(result)
+    trend, trend_table = conversion_over_time(result)
     tables = [
         Table("steps", "Steps: conversion, drop-off and time to convert", result.to_frame()),
-        Table("over_time", "Conversion by period of the first step", over_time),
+        timing_table,
+        trend_table,
     ]
     step = _dropped_step(params["dropped_step"], result)
     if step is not None:
@@ -148,7 +149,7 @@ def _funnels(scope: Scope, params: Params) -> View:
         title = f"Who dropped before step {step} ({result.steps[step - 1].name})"
         tables.append(Table("dropped", title, who))
     return View(
-        charts=(Chart.of("Funnel", result.figure()),),
+        charts=(Chart.of("Funnel", result.figure()), timing, trend),
         tables=tuple(tables),
         warnings=_warnings(result),
     )
@@ -182,6 +183,7 @@ page(
             Param("window", "Conversion window", "14d", hint="e.g. 1h, 7d, 2w"),
             Param("order", "Order", "ordered", "select", ("ordered", "strict", "unordered")),
             Param("breakdown", "Breakdown", "", hint="a property, e.g. channel or utm_source"),
+            Param("interval", "Conversion over time by", "day", "select", _INTERVALS),
             Param("dropped_step", "Who dropped before step", "", "number", hint="2, 3, …"),
         ),
         _funnels,
@@ -212,7 +214,7 @@ def _journeys(scope: Scope, params: Params) -> View:
 
 page(
     Page(
-        "journeys",
+        "journey-map",
         "Journey map",
         "How journeys move through the stages, and where they stop without converting.",
         (

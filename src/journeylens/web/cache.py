@@ -57,3 +57,8 @@ class ResultCache:
             while len(self._values) > self._size:
                 self._values.popitem(last=False)
         return value
+
+    def clear(self) -> None:
+        """Forget every entry (an erasure: entries may hold the erased person's rows)."""
+        with self._guard:
+            self._values.clear()

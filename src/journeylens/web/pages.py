@@ -69,6 +69,22 @@ class Page:
     def path(self) -> str:
         return f"/{self.slug}"
 
+    def defaults(self) -> dict[str, str | tuple[str, ...]]:
+        """Every parameter at its default: the page as its menu link opens it."""
+        return {param.name: param.default for param in self.params}
+
+    def view(self, scope: Scope, params: Params) -> View:
+        """The page's view for ``params`` through ``scope``'s filters, from ``scope.cache``
+        when it was computed before over the same data (the caller holds the workspace lock).
+
+        Returns:
+            The :class:`View`; pages with ``cached=False`` are computed on every call.
+        """
+        if not self.cached:
+            return self.compute(scope, params)
+        key = ("page", self.slug, tuple(sorted(params.items())), scope.filters, scope.version())
+        return scope.cache.get_or_compute(key, lambda: self.compute(scope, params))
+
     def read(self, query: QueryParams) -> dict[str, str | tuple[str, ...]]:
         """This page's parameter values from the address: defaults where absent; for
         ``events`` fields the non-empty values in order.

@@ -9,7 +9,8 @@ import ibis
 import pandas as pd
 import plotly.graph_objects as go
 
-from journeylens.web.pages import Page, Param, Params, page
+from journeylens.analysis import RFMSpec, rfm
+from journeylens.web.pages import Page, Param, Params, page, spec_of
 from journeylens.web.scope import Scope
 from journeylens.web.views import Chart, Table, View, reasons_text
 
@@ -79,6 +80,34 @@ page(
         (Param("show", "Show members of", "", "choice"),),
         _segments,
         cached=False,
+    )
+)
+
+# --------------------------------------------------------------------------------------- rfm
+
+
+def _rfm(scope: Scope, params: Params) -> View:
+    spec = spec_of(RFMSpec, {"event": params["event"]}, label="rfm")
+    result = rfm(scope.events(), spec)
+    return View(
+        charts=(Chart.of("RFM grid", result.figure()),),
+        tables=(
+            Table("rfm_segments", "Customers per RFM segment", result.segments()),
+            Table(
+                "rfm_customers", "Recency, frequency, monetary value per customer", result.customers
+            ),
+        ),
+        warnings=tuple(f"{w.code}: {w.message}" for w in result.warnings),
+    )
+
+
+page(
+    Page(
+        "rfm",
+        "RFM",
+        "Customers scored 1–5 on how recently, how often and how much they bought, in segments.",
+        (Param("event", "Purchase event", "Order Completed", "event"),),
+        _rfm,
     )
 )
 

@@ -1,15 +1,18 @@
 """The 360° profile of one customer, as the dashboard shows it: ``Workspace.person`` (who they
 are, how they are known, their segments, what the models predict and why) and their journal
 across every channel (``profiles.person_timeline`` over the filtered events), each entry tagged
-with what kind of moment it was."""
+with what kind of moment it was and, for feedback, what was said and with which sentiment."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
+from journeylens.feedback.sentiment import score_texts
+from journeylens.feedback.source import DEFAULT_FEEDBACK_EVENTS, FeedbackSource
 from journeylens.profiles import TIMELINE_COLUMNS, person_timeline
 from journeylens.web.scope import Scope
 
@@ -21,7 +24,8 @@ TIMELINE_PAGE = 50
 _EXPORT_PAGE = 5000
 
 _PURCHASES = ("Order Completed", "Order Refunded")
-_FEEDBACK = ("Feedback Submitted", "Survey Responded", "Product Reviewed")
+_FEEDBACK = DEFAULT_FEEDBACK_EVENTS
+_TEXT_KEYS = FeedbackSource().text_properties
 _MESSAGE_PREFIXES = ("Email ", "SMS ", "Push ", "WhatsApp ", "Call ")
 
 
@@ -60,7 +64,9 @@ def journal(scope: Scope, person_id: str) -> pd.DataFrame:
 
     Returns:
         One row per event: ``kind`` (purchase, message, feedback, visit, identity or
-        activity) and ``profiles.TIMELINE_COLUMNS``.
+        activity), ``profiles.TIMELINE_COLUMNS``, and for feedback with text
+        ``feedback_text``, ``sentiment`` (negative|neutral|positive) and ``sentiment_score``
+        (in [-1, 1]); null on other entries.
     """
     scope.workspace.person(person_id, members=scope.segment)  # an unknown id is a 404
     events = scope.events()
@@ -78,7 +84,32 @@ def _frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
     frame = pd.DataFrame(rows, columns=list(TIMELINE_COLUMNS))
     kinds = [_kind(t, e) for t, e in zip(frame["type"], frame["event"], strict=True)]
     frame.insert(0, "kind", kinds)
-    return frame
+    return _with_sentiment(frame)
+
+
+def _with_sentiment(frame: pd.DataFrame) -> pd.DataFrame:
+    """The feedback text of each feedback entry (the first non-blank text property, as the
+    default ``FeedbackSource`` reads it) with its sentiment label and score."""
+    texts = [
+        _feedback_text(props) if kind == "feedback" else None
+        for kind, props in zip(frame["kind"], frame["properties"], strict=True)
+    ]
+    scores = score_texts(texts)
+    return frame.assign(
+        feedback_text=np.asarray(texts, dtype=object),
+        sentiment=scores.label,
+        sentiment_score=scores.score,
+    )
+
+
+def _feedback_text(properties: Any) -> str | None:
+    if not isinstance(properties, dict):
+        return None
+    for key in _TEXT_KEYS:
+        value = properties.get(key)
+        if isinstance(value, str) and value.strip():
+            return value
+    return None
 
 
 def _kind(kind: str, event: str | None) -> str:

@@ -1,51 +1,54 @@
 """The dashboard's routes: one HTML page per entry of ``PAGES``, its tables as CSV, the customer
-profile, the segment builder, sign-in, and the static files (plotly.js from the installed plotly
-package: no CDN, no node build).
+profile, the segment builder, the integrated report (``/report``, ``journeylens.web.report``),
+sign-in, and the static files (plotly.js from the installed plotly package: no CDN, no node
+build).
 
 Every route runs the workspace work under ``app.state.lock`` and keeps computed pages in the
-app's ``web_cache`` (see ``journeylens.web.cache``), made by :func:`lifespan`.
+app's ``web_cache`` (see ``journeylens.web.cache``), made by :func:`lifespan`, which also starts
+the page warmer (``journeylens.web.warm``) when the app was made with ``warm=True``.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from pathlib import Path
-from typing import Annotated, Any, Final
+from typing import Annotated, Any, TypeVar
 from urllib.parse import urlencode
 
-import plotly
 from fastapi import APIRouter, FastAPI, Form, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from starlette.concurrency import run_in_threadpool
 
 from journeylens.api.errors import ForbiddenError
 from journeylens.api.keys import KEY_COOKIE
 from journeylens.errors import JourneyLensError, UnknownNameError
 from journeylens.schema import CHANNELS
-from journeylens.web import analysis_pages, people_pages  # noqa: F401  (they add their pages)
+from journeylens.web import (  # noqa: F401  (they add their pages)
+    analysis_pages,
+    experiment_pages,
+    journey_pages,
+    people_pages,
+    voice_pages,
+)
 from journeylens.web.access import Visitor, key_from, remember_key, visitor
 from journeylens.web.cache import ResultCache
 from journeylens.web.pages import PAGES, Page
 from journeylens.web.profile import journal, profile
+from journeylens.web.report import build_report
 from journeylens.web.scope import Filters, Scope
-from journeylens.web.views import View, cell_text, csv_text, reasons_text
+from journeylens.web.templating import ENVIRONMENT, STATIC
+from journeylens.web.views import View, csv_text
+from journeylens.web.warm import Warmer
 
 __all__ = ["lifespan", "router"]
 
-_HERE = Path(__file__).parent
-_STATIC: Final = {
-    "plotly.min.js": Path(plotly.__file__).parent / "package_data" / "plotly.min.js",
-    "app.js": _HERE / "static" / "app.js",
-    "app.css": _HERE / "static" / "app.css",
-}
 _CACHE_ENTRIES = 256
 
-templates = Jinja2Templates(directory=_HERE / "templates")
-templates.env.filters["cell"] = cell_text
-templates.env.filters["reasons"] = reasons_text
+templates = Jinja2Templates(env=ENVIRONMENT)
 
 router = APIRouter(include_in_schema=False)
+T = TypeVar("T")
 
 
 # ------------------------------------------------------------------------------ plumbing
@@ -53,10 +56,22 @@ router = APIRouter(include_in_schema=False)
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """Give the app its page cache (``app.state.web_cache``); ``create_app`` enters this after
-    the workspace is open."""
-    app.state.web_cache = ResultCache(_CACHE_ENTRIES)
-    yield
+    """Give the app its page cache (``app.state.web_cache``) and, when ``app.state.warm`` is
+    set (``create_app(warm=True)``), start the page warmer (``app.state.warmer``, else None);
+    ``create_app`` enters this after the workspace is open. ``app.state.warm_every`` (seconds,
+    default 30) spaces the warmer's passes."""
+    state = app.state
+    state.web_cache = ResultCache(_CACHE_ENTRIES)
+    state.warmer = None
+    if getattr(state, "warm", False):
+        every = getattr(state, "warm_every", 30.0)
+        state.warmer = Warmer(state.workspace, state.lock, state.web_cache, every=every)
+        state.warmer.start()
+    try:
+        yield
+    finally:
+        if state.warmer is not None:
+            await run_in_threadpool(state.warmer.stop)
 
 
 def _cache(request: Request) -> ResultCache:
@@ -120,14 +135,9 @@ def _view(request: Request, page: Page, filters: Filters, params: dict) -> tuple
     """The page's view from the cache or computed, and what the form needs (event names,
     saved segments)."""
     state = request.app.state
-    cache = _cache(request)
     with state.lock:
-        scope = Scope(state.workspace, cache, filters)
-        if page.cached:
-            key = ("page", page.slug, tuple(sorted(params.items())), filters, scope.version())
-            view = cache.get_or_compute(key, lambda: page.compute(scope, params))
-        else:
-            view = page.compute(scope, params)
+        scope = Scope(state.workspace, _cache(request), filters)
+        view = page.view(scope, params)
         extra = {
             "event_names": scope.event_names(),
             "segments": [s["name"] for s in state.workspace.segments()],
@@ -208,12 +218,10 @@ for _page in PAGES.values():
     )
 
 
-# ---------------------------------------------------------------------------- customer 360
-
-
-@router.get("/persons/{person_id}")
-def person_page(request: Request, person_id: str, cursor: str | None = None) -> Response:
-    """The 360° profile of one customer; ``cursor`` pages to older journal entries."""
+def _scoped(request: Request, work: Callable[[Scope], T]) -> Response | tuple[Visitor, Filters, T]:
+    """Check the key, read the filters and run ``work`` on the filtered workspace under its
+    lock: ``(visitor, filters, result)``, or the response to send instead (sign-in, or the
+    error page for a journeylens error)."""
     who = _gate(request)
     if isinstance(who, Response):
         return who
@@ -222,11 +230,27 @@ def person_page(request: Request, person_id: str, cursor: str | None = None) -> 
         filters = Filters.parse(request.query_params)
         state = request.app.state
         with state.lock:
-            scope = Scope(state.workspace, _cache(request), filters)
-            shown = profile(scope, person_id, cursor or None)
-            segments = [s["name"] for s in state.workspace.segments()]
+            result = work(Scope(state.workspace, _cache(request), filters))
     except JourneyLensError as exc:
         return _failure(request, who, exc, filters)
+    return who, filters, result
+
+
+# ---------------------------------------------------------------------------- customer 360
+
+
+@router.get("/persons/{person_id}")
+def person_page(request: Request, person_id: str, cursor: str | None = None) -> Response:
+    """The 360° profile of one customer; ``cursor`` pages to older journal entries."""
+
+    def work(scope: Scope) -> tuple[dict[str, Any], list[str]]:
+        segments = [s["name"] for s in scope.workspace.segments()]
+        return profile(scope, person_id, cursor or None), segments
+
+    done = _scoped(request, work)
+    if isinstance(done, Response):
+        return done
+    who, filters, (shown, segments) = done
     context = _context(request, who, filters, profile=shown, segments=segments)
     return templates.TemplateResponse(request, "person.html", context)
 
@@ -234,21 +258,31 @@ def person_page(request: Request, person_id: str, cursor: str | None = None) -> 
 @router.get("/persons/{person_id}/timeline.csv")
 def person_timeline_csv(request: Request, person_id: str) -> Response:
     """The customer's whole journal (inside the filters) as CSV."""
-    who = _gate(request)
-    if isinstance(who, Response):
-        return who
-    filters = None
-    try:
-        filters = Filters.parse(request.query_params)
-        state = request.app.state
-        with state.lock:
-            frame = journal(Scope(state.workspace, _cache(request), filters), person_id)
-    except JourneyLensError as exc:
-        return _failure(request, who, exc, filters)
+    done = _scoped(request, lambda scope: journal(scope, person_id))
+    if isinstance(done, Response):
+        return done
     return Response(
-        csv_text(frame),
+        csv_text(done[2]),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": 'attachment; filename="journal.csv"'},
+    )
+
+
+# ------------------------------------------------------------------------------ report
+
+
+@router.get("/report")
+def report(request: Request) -> Response:
+    """The integrated report (``journeylens.web.report``) inside the filters, as a download."""
+
+    def work(scope: Scope) -> str:
+        return build_report(scope.workspace, filters=scope.filters, cache=scope.cache)
+
+    done = _scoped(request, work)
+    if isinstance(done, Response):
+        return done
+    return HTMLResponse(
+        done[2], headers={"Content-Disposition": 'attachment; filename="journeylens-report.html"'}
     )
 
 
@@ -323,6 +357,6 @@ def logout() -> Response:
 @router.get("/static/{name}")
 def static(name: str) -> Response:
     """plotly.js (from the installed plotly package), the dashboard's script and styles."""
-    if name not in _STATIC:
+    if name not in STATIC:
         return Response("Not found", status_code=404, media_type="text/plain")
-    return FileResponse(_STATIC[name], headers={"Cache-Control": "public, max-age=86400"})
+    return FileResponse(STATIC[name], headers={"Cache-Control": "public, max-age=86400"})
