@@ -127,3 +127,26 @@ def test_publish_run_status_and_pause(cart_file, shop, tmp_path):
     missing = invoke("status", "nope", "-w", str(shop))
     assert missing.exit_code == 1
     assert "UNKNOWN_NAME" in missing.stderr
+
+
+def test_a_template_prints_as_yaml_that_validates_when_saved(tmp_path):
+    shown = invoke("templates", "--show", "cart_abandonment")
+    assert shown.exit_code == 0, shown.output
+    path = tmp_path / "cart.yaml"
+    path.write_text(shown.output)
+    checked = invoke("validate", str(path), "--json")
+    assert checked.exit_code == 0, checked.output
+    assert json.loads(checked.output)["journey_id"] == "cart-abandonment"
+
+
+def test_a_template_is_used_as_it_is_by_its_name():
+    checked = invoke("validate", "template:welcome_series", "--json")
+    assert checked.exit_code == 0, checked.output
+    assert json.loads(checked.output)["journey_id"] == "welcome-series"
+
+
+def test_an_unknown_template_names_the_ones_there_are():
+    for args in (("templates", "--show", "nope"), ("validate", "template:nope")):
+        result = invoke(*args)
+        assert result.exit_code == 1
+        assert "cart_abandonment" in result.output

@@ -1,6 +1,8 @@
 """``journeylens journeys``: validate, dry-run, publish, run, status, pause and templates.
 
+journeylens journeys templates --show cart_abandonment > cart.yaml   # a starting point
 journeylens journeys validate cart.yaml
+journeylens journeys publish template:welcome_series -w jl-data        # a template as it is
 journeylens journeys dry-run cart.yaml --since 2024-01-01 -w jl-data
 journeylens journeys publish cart.yaml -w jl-data
 journeylens journeys run --once -w jl-data            # one tick; without --once, a loop
@@ -24,7 +26,12 @@ journeys_app = typer.Typer(
     help="Automated journeys: validate, dry-run, publish, run, status.", no_args_is_help=True
 )
 
-FileArg = Annotated[Path, typer.Argument(help="A journey definition (YAML or JSON).")]
+FileArg = Annotated[
+    Path,
+    typer.Argument(
+        help="A journey definition (YAML or JSON), or a shipped one: template:cart_abandonment."
+    ),
+]
 WorkspaceOpt = Annotated[
     Path, typer.Option("--workspace", "-w", help="Workspace folder (must exist).")
 ]
@@ -34,11 +41,11 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document i
 @journeys_app.command("validate")
 def validate(file: FileArg, as_json: JsonOpt = False) -> None:
     """Check a journey definition; print its id, version and nodes, or what is wrong."""
-    from journeylens.activate.journey import load_journey
+    from journeylens.activate.templates import read_journey
     from journeylens.cli.main import _emit, _errors
 
     with _errors():
-        journey = load_journey(file)
+        journey = read_journey(file)
     data = {
         "valid": True,
         "journey_id": journey.id,
@@ -65,11 +72,11 @@ def dry_run(
 ) -> None:
     """Replay the workspace's history through a journey without sending anything."""
     from journeylens.activate.dry_run import dry_run as replay
-    from journeylens.activate.journey import load_journey
+    from journeylens.activate.templates import read_journey
     from journeylens.cli.main import _emit, _errors, _open_existing
 
     with _errors():
-        journey = load_journey(file)
+        journey = read_journey(file)
         with _open_existing(workspace) as ws:
             data = replay(ws, journey, since=_utc(since), until=_utc(until))
     _emit(data, as_json, _render_mapping)
@@ -78,12 +85,12 @@ def dry_run(
 @journeys_app.command("publish")
 def publish(file: FileArg, workspace: WorkspaceOpt = Path("jl-data"), as_json: JsonOpt = False):
     """Publish a journey as the live version of its id (running instances keep theirs)."""
-    from journeylens.activate.journey import load_journey
     from journeylens.activate.publish import publish_journey
+    from journeylens.activate.templates import read_journey
     from journeylens.cli.main import _emit, _errors, _open_existing
 
     with _errors():
-        journey = load_journey(file)
+        journey = read_journey(file)
         with _open_existing(workspace) as ws:
             data = publish_journey(ws, journey)
     _emit(data, as_json, _render_mapping)
@@ -161,12 +168,22 @@ def pause(
 
 
 @journeys_app.command("templates")
-def templates(as_json: JsonOpt = False) -> None:
+def templates(
+    show: Annotated[
+        str | None, typer.Option(help="Print this template's YAML (to copy and edit).")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
     """The journeys shipped with journeylens (copy one as a starting point)."""
-    from journeylens.activate.templates import load_template
+    from journeylens.activate.templates import load_template, template_text
     from journeylens.activate.templates import templates as names
-    from journeylens.cli.main import _emit
+    from journeylens.cli.main import _emit, _errors
 
+    if show is not None:
+        with _errors():
+            text = template_text(show)
+        typer.echo(text, nl=False)
+        return
     found = []
     for name in names():
         journey = load_template(name)
