@@ -63,13 +63,20 @@ def main() -> None:
     if not args.no_write:
         trained.save(MODELS)
 
-    print(f"\n{'test set':<26} {'rows':>6} {'binary acc':>11} {'3-class acc':>12}")
-    for name, m in trained.card["accuracy"].items():
-        three = m.get("accuracy_3class")
-        three_text = f"{three:>12.4f}" if three is not None else f"{'-':>12}"
-        print(f"{name:<26} {m['rows']:>6} {m['binary_accuracy']:>11.4f} {three_text}")
+    def table(title: str, measured: dict) -> None:
+        print(f"\n{title:<26} {'rows':>6} {'binary acc':>11} {'3-class acc':>12}")
+        for name, m in measured.items():
+            three = m.get("accuracy_3class")
+            three_text = f"{three:>12.4f}" if three is not None else f"{'-':>12}"
+            print(f"{name:<26} {m['rows']:>6} {m['binary_accuracy']:>11.4f} {three_text}")
+
+    heads = trained.card["heads"]
+    validation = {f"{k}_validation": h["validation"]["accuracy"] for k, h in heads.items()}
+    table("validation set", validation)
+    table("test set", trained.card["accuracy"])
     for lang, head in trained.card["heads"].items():
-        print(f"{lang}: e5 weight {head['e5_weight']}, neutral rule: {head['neutral_rule']}")
+        views = ", ".join(f"{n} {v['weight']} (C={v['C']})" for n, v in head["views"].items())
+        print(f"{lang}: {views}; neutral rule: {head['neutral_rule']}")
 
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     result = {

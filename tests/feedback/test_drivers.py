@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import math
+from datetime import timedelta
 
 import ibis
 import numpy as np
 import pydantic
 import pytest
 
+import journeylens as jl
 from journeylens.analysis.registry import get_analysis, parse_spec
 from journeylens.errors import SpecError
 from journeylens.feedback.drivers import DriversSpec, drivers
@@ -52,6 +54,11 @@ def planted_rows(n=700, seed=11):
     return rows
 
 
+def answer(person, score, ts):
+    """An NPS survey answer."""
+    return {"person": person, "event": "Survey Responded", "ts": ts, "properties": {"nps": score}}
+
+
 @pytest.fixture(scope="module")
 def planted():
     return _as_events(ibis.memtable(events_arrow(planted_rows())))
@@ -70,6 +77,51 @@ def test_a_planted_churn_effect_is_recovered_within_its_interval(planted):
     assert effects["visits"]["ci_low"] <= 1.0 <= effects["visits"]["ci_high"]
     assert result.persons == 700
     assert "odds to churn" in support["sentence"]
+
+
+@pytest.fixture(scope="module")
+def simulated():
+    """1,500 simulated customers over 45 days; churn at day 25 is driven by support calls."""
+    sim = jl.simulate(
+        1_500, 45, seed=1, driver_effects={"support_contacts": PLANTED}, driver_window_days=20
+    )
+    ws = jl.Workspace.open()
+    ws.ingest(sim.events)
+    return sim.truth, ws.events()
+
+
+def test_a_churn_driver_planted_in_the_simulator_is_recovered_within_its_interval(simulated):
+    truth, events = simulated
+    spec = DriversSpec(
+        outcome="churn", as_of=truth.driver_as_of, window=timedelta(days=truth.driver_window_days)
+    )
+    result = jl.drivers(events, spec)
+    effects = {e["feature"]: e for e in result.effects}
+    support = effects["support_contacts"]
+    assert (
+        support["ci_low"]
+        <= math.exp(truth.driver_effects["support_contacts"])
+        <= support["ci_high"]
+    )
+    assert support["p_value"] < 0.01
+    # Nothing else was planted: visits before the cut-off do not move churn.
+    assert effects["visits"]["ci_low"] <= 1.0 <= effects["visits"]["ci_high"]
+    assert result.warnings == ()
+
+
+def test_the_brands_deliveries_are_not_activity(make_events):
+    rows = [{"person": f"p{i}", "event": "Page", "type": "page", "ts": DAY} for i in range(4)]
+    # p0 and p1 left: the brand still e-mails them; p2 and p3 come back.
+    rows += [{"person": f"p{i}", "event": "Email Delivered", "ts": 20 * DAY} for i in (0, 1)]
+    rows += [{"person": f"p{i}", "event": "Page", "type": "page", "ts": 20 * DAY} for i in (2, 3)]
+    # p4 was only ever sent messages: not a customer who could churn.
+    rows += [{"person": "p4", "event": "Email Delivered", "ts": ts * DAY} for ts in (1, 20)]
+    spec = DriversSpec(as_of="2024-01-10", window="20d", features=())
+    result = drivers(make_events(rows), spec)
+    assert (result.persons, result.positives) == (4, 2)
+    counted = drivers(make_events(rows), spec.model_copy(update={"passive_events": ()}))
+    # Counted as activity, deliveries make everyone look retained.
+    assert [w.code for w in counted.warnings] == ["NO_EVENTS"]
 
 
 def test_standardised_effects_are_per_standard_deviation(planted):
@@ -106,14 +158,7 @@ def test_an_nps_outcome_is_a_linear_model_of_the_mean_answer(make_events):
         rows += [{"person": f"p{i}", "event": "Call Completed", "ts": DAY}] * calls
         rows.append({"person": f"p{i}", "event": "Page", "ts": 2 * DAY})
         score = float(np.clip(8.5 - 1.5 * calls + rng.normal(0, 0.5), 0, 10))
-        rows.append(
-            {
-                "person": f"p{i}",
-                "event": "Survey Responded",
-                "ts": 10 * DAY,
-                "properties": {"nps": score},
-            }
-        )
+        rows.append(answer(f"p{i}", score, 10 * DAY))
     spec = DriversSpec(
         outcome="nps", as_of="2024-01-05", window="30d", features=["support_contacts"]
     )
@@ -136,6 +181,23 @@ def test_a_constant_feature_is_left_out_and_few_events_are_flagged(make_events):
     assert "CONSTANT_FEATURE" in codes
     assert "FEW_EVENTS" in codes
     assert [e["feature"] for e in result.effects] == ["support_contacts"]
+
+
+def test_as_many_features_as_persons_is_too_few_to_fit(make_events):
+    rows = []
+    for i, (calls, visits, score) in enumerate([(0, 1, 9), (1, 2, 6), (3, 2, 2)]):
+        rows += [{"person": f"p{i}", "event": "Call Completed", "ts": DAY}] * calls
+        rows += [
+            {"person": f"p{i}", "event": "Page", "ts": DAY, "session_id": f"{i}-{v}"}
+            for v in range(visits)
+        ]
+        rows.append(answer(f"p{i}", score, 9 * DAY))
+    spec = DriversSpec(
+        outcome="nps", as_of="2024-01-05", window="30d", features=["support_contacts", "visits"]
+    )
+    result = drivers(make_events(rows), spec)
+    assert [w.code for w in result.warnings] == ["NO_PERSONS"]
+    assert "too few" in result.warnings[0].message
 
 
 def test_a_feature_that_separates_the_outcome_is_flagged(make_events):

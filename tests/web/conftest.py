@@ -4,12 +4,18 @@ are HTML that must never run."""
 
 from __future__ import annotations
 
+import csv
+import io
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 
 import journeylens as jl
+from journeylens.api.app import create_app
+from journeylens.api.keys import KEY_COOKIE
 from journeylens.predict import score_model
 
 #: What an attacker sends as an event name, a property and a trait.
@@ -75,3 +81,18 @@ def build_demo(folder: Path) -> Demo:
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Demo:
     """The demo workspace, built once per test module."""
     return build_demo(tmp_path_factory.mktemp("web-demo"))
+
+
+@pytest.fixture(scope="module")
+def read_client(demo: Demo) -> Iterator[TestClient]:
+    """A dashboard client on the demo workspace, signed in with its read key."""
+    with TestClient(create_app(demo.folder)) as client:
+        client.cookies.set(KEY_COOKIE, demo.read)
+        yield client
+
+
+def csv_rows(client: TestClient, path: str) -> list[dict[str, str]]:
+    """The rows of the CSV at ``path`` (which must answer 200)."""
+    response = client.get(path)
+    assert response.status_code == 200, response.text
+    return list(csv.DictReader(io.StringIO(response.text)))

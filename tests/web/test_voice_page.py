@@ -3,30 +3,16 @@ each with its CSV; and feedback in the customer 360 journal with its sentiment."
 
 from __future__ import annotations
 
-import csv
-import io
-from collections.abc import Iterator
-
 import pytest
 from fastapi.testclient import TestClient
-from tests.web.conftest import Demo
+from tests.web.conftest import csv_rows as rows
 
-from journeylens.api.app import create_app
-from journeylens.api.keys import KEY_COOKIE
 from journeylens.web.pages import PAGES
 
 
 @pytest.fixture(scope="module")
-def client(demo: Demo) -> Iterator[TestClient]:
-    with TestClient(create_app(demo.folder)) as c:
-        c.cookies.set(KEY_COOKIE, demo.read)
-        yield c
-
-
-def rows(client: TestClient, path: str) -> list[dict[str, str]]:
-    response = client.get(path)
-    assert response.status_code == 200, response.text
-    return list(csv.DictReader(io.StringIO(response.text)))
+def client(read_client: TestClient) -> TestClient:
+    return read_client
 
 
 def test_the_page_is_listed_and_shows_the_emotion_line_and_the_issues(client):
@@ -76,3 +62,11 @@ def test_feedback_shows_in_the_customer_journal_with_its_sentiment(client):
     assert all(r["sentiment"] == "" for r in others)
     html = client.get(f"/persons/{person}").text
     assert "badge sentiment-" in html
+
+
+def test_the_nps_trend_tile_shows_the_registered_nps_analysis(client):
+    html = client.get("/voice").text
+    assert 'data-title="NPS trend"' in html
+    assert "once the nps analysis is installed" not in html
+    nps = rows(client, "/csv/voice/nps")
+    assert {r["part"] for r in nps} >= {"overall", "trend"}

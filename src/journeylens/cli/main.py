@@ -19,6 +19,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from journeylens.cli.feedback import feedback_app
 from journeylens.cli.journeys import journeys_app
 from journeylens.cli.report import report
 from journeylens.cli.summary import (
@@ -181,6 +182,7 @@ keys_app = typer.Typer(help="Manage API keys: write (collect), read, admin.", no
 app.add_typer(keys_app, name="keys")
 app.add_typer(journeys_app, name="journeys")
 app.add_typer(surveys_app, name="surveys")
+app.add_typer(feedback_app, name="feedback")
 
 
 @keys_app.command("create")

@@ -1,12 +1,16 @@
 """Drivers: which behaviours go with an outcome — conversion, churn or NPS — and how strongly.
 
-For every person seen before ``as_of`` the engine computes one row of features from their
-events before ``as_of`` (support contacts, visits, orders, channels used, journey stages
-reached, counts of any events the spec names and, on request, the mean sentiment of their
-feedback texts) and the outcome in the ``window`` after it:
+For every person active before ``as_of`` (a ``track``/``page``/``screen`` event of their own,
+i.e. not in ``passive_events``: someone the brand only sent messages to is not a customer who
+can churn) the engine computes one row of features from their events before ``as_of``
+(support contacts, visits, orders, channels used, journey stages reached, counts of any events
+the spec names and, on request, the mean sentiment of their feedback texts) and the outcome in
+the ``window`` after it:
 
 - ``conversion``: did they do ``conversion_event`` in the window (logistic regression);
-- ``churn``: did they do nothing at all in the window (logistic regression);
+- ``churn``: did they do nothing of their own in the window (logistic regression); events the
+  brand or a server produced (``passive_events``: sends, deliveries, refunds; identity calls)
+  are not activity, since the brand keeps sending to customers who left;
 - ``nps``: their mean NPS answer in the window (linear regression, ``nps_target="mean"``) or
   whether it was a promoter's 9–10 (logistic, ``nps_target="promoter"``); persons who did not
   answer are left out.
@@ -32,6 +36,7 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 import ibis
+import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
@@ -39,9 +44,11 @@ from pydantic import Field
 from scipy import stats
 
 from journeylens.analysis.base import AnalysisWarning, DurationField, Result, Spec
+from journeylens.analysis.event_match import BEHAVIOUR_TYPES
 from journeylens.analysis.periods import UtcDatetime
 from journeylens.analysis.registry import Analysis, register
 from journeylens.feedback.source import FeedbackSource, feedback_table
+from journeylens.predict.features import PASSIVE_EVENTS
 
 __all__ = ["BUILTIN_FEATURES", "DriversResult", "DriversSpec", "drivers"]
 
@@ -74,6 +81,7 @@ class DriversSpec(Spec):
         lookback: only events in this long before ``as_of`` make features; None for all.
         conversion_event: the event that converts (and is counted as ``orders``).
         support_events: events that are support contacts.
+        passive_events: events that are not the person's own activity (see the module).
         features: the built-in features to use (``sentiment`` scores every feedback text of
             the population with the offline sentiment model; it is not on by default).
         count_events: more features: the count of each of these events before ``as_of``.
@@ -92,6 +100,7 @@ class DriversSpec(Spec):
     lookback: DurationField | None = None
     conversion_event: str = Field("Order Completed", min_length=1)
     support_events: tuple[str, ...] = ("Call Completed", "ticket_created", "chat_message")
+    passive_events: tuple[str, ...] = PASSIVE_EVENTS
     features: tuple[Feature, ...] = Field(
         ("support_contacts", "visits", "orders", "channels_used", "stages_reached"),
         min_length=0,
@@ -188,11 +197,12 @@ def drivers(events: ibis.Table, spec: DriversSpec) -> DriversResult:
     """Effects of behaviours on an outcome, from one row of features per person.
 
     Returns:
-        A :class:`DriversResult`. The population is every person with an event before
-        ``as_of`` (within ``lookback``), and for ``nps`` who also answered in the window;
-        ``positives`` are those who converted / churned / were promoters.
+        A :class:`DriversResult`. The population is every person active (an event of their
+        own) before ``as_of`` (within ``lookback``), and for ``nps`` who also answered in the
+        window; ``positives`` are those who converted / churned / were promoters.
 
-    >>> t = ibis.memtable({"person_id": ["a"], "event": ["x"], "timestamp": ["2024-01-01"],
+    >>> t = ibis.memtable({"person_id": ["a"], "type": ["track"], "event": ["x"],
+    ...     "timestamp": ["2024-01-01"],
     ...     "session_id": ["s"], "channel": ["Web"], "stage": [None], "message_id": ["1"],
     ...     "properties": ["{}"]}).cast({"timestamp": "timestamp('UTC')", "properties": "json"})
     >>> [w.code for w in drivers(t, DriversSpec()).warnings]
@@ -206,7 +216,9 @@ def drivers(events: ibis.Table, spec: DriversSpec) -> DriversResult:
     if spec.lookback is not None:
         before = before.filter(before.timestamp >= as_of - spec.lookback)
     after = people.filter((people.timestamp >= as_of) & (people.timestamp < as_of + spec.window))
-    frame = _with_outcome(_features(before, spec), after, spec).to_pyarrow().to_pandas()
+    active = before.filter(_own(before, spec)).select("person_id").distinct()
+    features = _features(before, spec).semi_join(active, "person_id")
+    frame = _with_outcome(features, after, spec).to_pyarrow().to_pandas()
     if spec.outcome != "nps" or spec.nps_target == "promoter":
         frame["y"] = frame["y"].astype(float)
     if "sentiment" in spec.features:
@@ -220,6 +232,12 @@ def drivers(events: ibis.Table, spec: DriversSpec) -> DriversResult:
 def _default_as_of(people: ibis.Table, spec: DriversSpec) -> datetime | None:
     latest = people.timestamp.max().to_pyarrow().as_py()
     return None if latest is None else latest - spec.window
+
+
+def _own(events: ibis.Table, spec: DriversSpec) -> ir.BooleanValue:
+    """True for the person's own behaviour: a track/page/screen event not in passive_events."""
+    passive = events.event.isin(spec.passive_events).fill_null(False)
+    return events.type.lower().isin(BEHAVIOUR_TYPES) & ~passive
 
 
 def _count_name(event: str) -> str:
@@ -252,6 +270,8 @@ def _with_outcome(features: ibis.Table, after: ibis.Table, spec: DriversSpec) ->
         return joined.mutate(y=y).drop("_jl_score")
     # Everyone in the features has an outcome: a person absent from the window did nothing.
     hits = (after.event == spec.conversion_event).sum() if spec.outcome == "conversion" else None
+    if hits is None:
+        after = after.filter(_own(after, spec))
     seen = after.group_by(_jl_person=after.person_id).aggregate(
         _jl_hit=hits if hits is not None else after.count()
     )
@@ -321,6 +341,14 @@ def _fit(
                 "COLLINEAR_FEATURE",
                 f"Left out, a combination of the other features: {', '.join(duplicated)}.",
             )
+        )
+    if len(frame) <= len(used) + 1:
+        # As many coefficients as persons: a perfect fit, with no error left to measure.
+        return _empty(
+            spec,
+            as_of,
+            "NO_PERSONS",
+            f"Only {len(frame)} persons for {len(used)} features: too few to fit.",
         )
     y = frame["y"].to_numpy(dtype=float)
     positives = int(y.sum()) if logit else None

@@ -1,12 +1,16 @@
 """Sentiment heads as plain arrays: what is shipped, how it is stored and how it is applied.
 
 A head turns a text into three probabilities (negative, neutral, positive). Each language has
-one, made of up to two *views* of the text whose probabilities are averaged:
+one, made of *views* of the text whose probabilities are averaged with fixed weights:
 
 - the **e5 view**: a linear classifier over the 384-dimensional e5 embedding;
-- the **n-gram view** (optional): a linear classifier over TF-IDF weights of character n-grams
-  of the normalised, lower-cased text, which catches the word endings and slang
-  ("노잼", "ㅋㅋ", "최악") a small sentence encoder smooths away.
+- **n-gram views** (optional), each a linear classifier over TF-IDF weights of
+  - character n-grams of each word of the normalised, lower-cased text (``unit="char"``), which
+    catch the word endings and slang ("노잼", "ㅋㅋ", "최악") a small sentence encoder smooths
+    away, or
+  - morpheme n-grams from Kiwi's analysis (``unit="morpheme"``, Korean): "form/tag" tokens such
+    as "배송/NNG" and "늦/VA", so that 늦었어요, 늦어서 and 늦음 share their stem whatever
+    ending follows it.
 
 Each view is a binary logistic classifier (P(positive) = sigmoid of one weight row), so a head
 has no neutral probability: a text is labelled neutral when ``|P(pos) − P(neg)|`` falls inside
@@ -17,7 +21,7 @@ the binary test set and called plainly positive customer texts neutral.)
 Everything is stored in one ``.npz`` of numeric and unicode arrays (read with
 ``allow_pickle=False``) so a shipped file loads on any numpy and scikit-learn version: the heads
 are fitted with scikit-learn in :mod:`journeylens.feedback.training` but applied here with numpy
-and scipy only.
+and scipy only (plus Kiwi for the morpheme view).
 """
 
 from __future__ import annotations
@@ -25,17 +29,28 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
+from typing import Final, Literal
 
 import numpy as np
 from scipy import sparse
 
 from journeylens.feedback.embed import normalise_text
 
-__all__ = ["CLASSES", "LanguageHead", "LinearView", "NgramFeatures", "char_ngrams", "load_heads"]
+__all__ = [
+    "CLASSES",
+    "LanguageHead",
+    "LinearView",
+    "NgramFeatures",
+    "NgramView",
+    "char_ngrams",
+    "load_heads",
+    "morpheme_ngrams",
+]
 
 #: The class order of every probability array a head returns.
 CLASSES: Final = ("negative", "neutral", "positive")
+
+Unit = Literal["char", "morpheme"]
 
 
 def char_ngrams(text: str, n_min: int, n_max: int) -> list[str]:
@@ -59,40 +74,79 @@ def char_ngrams(text: str, n_min: int, n_max: int) -> list[str]:
     return grams
 
 
+def morpheme_ngrams(texts: Sequence[str], n_min: int, n_max: int) -> list[list[str]]:
+    """Morpheme n-grams of each text from Kiwi's analysis of the normalised text.
+
+    Returns:
+        One list per text: every run of ``n_min`` to ``n_max`` consecutive "form/tag" morphemes
+        (joined by a space), in order, repeats kept.
+
+    Example:
+        >>> morpheme_ngrams(["배송 늦음"], 1, 2)
+        [['배송/NNG', '늦/VA', '음/EF', '배송/NNG 늦/VA', '늦/VA 음/EF']]
+    """
+    # One Kiwi per process, shared with the topic terms (it takes a second to load).
+    from journeylens.feedback.tokens import _kiwi
+
+    analysed = _kiwi().tokenize([normalise_text(t) for t in texts])
+    out: list[list[str]] = []
+    for tokens in analysed:
+        units = [f"{t.form}/{t.tag}" for t in tokens]
+        grams: list[str] = []
+        for n in range(n_min, n_max + 1):
+            grams.extend(" ".join(units[i : i + n]) for i in range(len(units) - n + 1))
+        out.append(grams)
+    return out
+
+
 @dataclass(frozen=True)
 class NgramFeatures:
-    """TF-IDF over a fixed vocabulary of character n-grams (l2-normalised rows).
+    """TF-IDF over a fixed vocabulary of character or morpheme n-grams (l2-normalised rows).
 
-    The weights match scikit-learn's ``TfidfVectorizer(analyzer=..., norm="l2")``: raw counts
-    times the fitted idf, each row scaled to unit length; n-grams outside the vocabulary are
-    ignored.
+    The weights match scikit-learn's ``TfidfVectorizer(analyzer=..., norm="l2",
+    sublinear_tf=...)``: counts (or ``1 + log(count)`` when ``sublinear``) times the fitted idf,
+    each row scaled to unit length; n-grams outside the vocabulary are ignored.
     """
 
     vocabulary: np.ndarray  # (V,) unicode
     idf: np.ndarray  # (V,) float
     n_min: int
     n_max: int
+    unit: Unit = "char"
+    sublinear: bool = False
 
-    def transform(self, texts: Sequence[str]) -> sparse.csr_matrix:
-        """The ``(len(texts), V)`` TF-IDF matrix of the texts."""
+    def grams(self, texts: Sequence[str]) -> list[list[str]]:
+        """The n-grams of each text (one list per text, repeats kept)."""
+        if self.unit == "morpheme":
+            return morpheme_ngrams(texts, self.n_min, self.n_max)
+        return [char_ngrams(t, self.n_min, self.n_max) for t in texts]
+
+    def weigh(self, grams: Sequence[Sequence[str]]) -> sparse.csr_matrix:
+        """The ``(len(grams), V)`` TF-IDF matrix of texts given as their n-gram lists."""
         index = self._index
         rows: list[int] = []
         cols: list[int] = []
-        for r, text in enumerate(texts):
-            for gram in char_ngrams(text, self.n_min, self.n_max):
+        for r, text_grams in enumerate(grams):
+            for gram in text_grams:
                 c = index.get(gram)
                 if c is not None:
                     rows.append(r)
                     cols.append(c)
         counts = sparse.csr_matrix(
             (np.ones(len(rows), dtype=np.float64), (rows, cols)),
-            shape=(len(texts), len(self.vocabulary)),
+            shape=(len(grams), len(self.vocabulary)),
         )
         counts.sum_duplicates()
+        if self.sublinear:
+            counts.data = 1.0 + np.log(counts.data)
         weighted = counts.multiply(self.idf.reshape(1, -1)).tocsr()
         norms = np.sqrt(np.asarray(weighted.multiply(weighted).sum(axis=1)).ravel())
         norms[norms == 0] = 1.0
         return sparse.diags(1.0 / norms) @ weighted
+
+    def transform(self, texts: Sequence[str]) -> sparse.csr_matrix:
+        """The ``(len(texts), V)`` TF-IDF matrix of the texts."""
+        return self.weigh(self.grams(texts))
 
     @property
     def _index(self) -> dict[str, int]:
@@ -119,25 +173,41 @@ class LinearView:
 
 
 @dataclass(frozen=True)
-class LanguageHead:
-    """The sentiment head of one language: e5 view, optional n-gram view, neutral rule.
+class NgramView:
+    """A linear classifier over one kind of n-gram features, and its weight in the head."""
 
-    ``e5_weight`` is the weight of the e5 view in the average (1.0 = e5 only). A text is
-    neutral when ``|P(pos) − P(neg)|`` is below ``neutral_band``.
+    features: NgramFeatures
+    linear: LinearView
+    weight: float
+
+    def proba(self, texts: Sequence[str]) -> np.ndarray:
+        """``(n, 3)`` probabilities of (negative, neutral, positive) of the texts."""
+        return self.linear.proba(self.features.transform(texts))
+
+
+@dataclass(frozen=True)
+class LanguageHead:
+    """The sentiment head of one language: e5 view, n-gram views, neutral rule.
+
+    The head's probabilities are ``e5_weight`` × the e5 view's plus each n-gram view's
+    ``weight`` × its own (the weights sum to 1). A text is neutral when ``|P(pos) − P(neg)|``
+    is below ``neutral_band``.
     """
 
     e5: LinearView
-    ngram: LinearView | None
-    features: NgramFeatures | None
     e5_weight: float
+    ngrams: tuple[NgramView, ...]
     neutral_band: float
+
+    def e5_only(self) -> LanguageHead:
+        """The same head with its e5 view alone (for texts its n-grams cannot read)."""
+        return LanguageHead(self.e5, 1.0, (), self.neutral_band)
 
     def proba(self, embeddings: np.ndarray, texts: Sequence[str]) -> np.ndarray:
         """``(n, 3)`` probabilities of (negative, neutral, positive) for aligned inputs."""
-        p = self.e5.proba(embeddings)
-        if self.ngram is not None and self.features is not None and self.e5_weight < 1.0:
-            q = self.ngram.proba(self.features.transform(texts))
-            p = self.e5_weight * p + (1.0 - self.e5_weight) * q
+        p = self.e5_weight * self.e5.proba(embeddings)
+        for view in self.ngrams:
+            p = p + view.weight * view.proba(texts)
         return p
 
     def label(self, proba: np.ndarray) -> np.ndarray:
@@ -153,13 +223,17 @@ class LanguageHead:
             f"{prefix}.e5_weight": np.float64(self.e5_weight),
             f"{prefix}.neutral_band": np.float64(self.neutral_band),
         }
-        if self.ngram is not None and self.features is not None:
+        for k, view in enumerate(self.ngrams):
+            name = f"{prefix}.ngram{k}"
             out |= {
-                f"{prefix}.ngram.coef": self.ngram.coef.astype(np.float32),
-                f"{prefix}.ngram.intercept": self.ngram.intercept.astype(np.float32),
-                f"{prefix}.ngram.vocabulary": self.features.vocabulary.astype(str),
-                f"{prefix}.ngram.idf": self.features.idf.astype(np.float32),
-                f"{prefix}.ngram.n": np.array([self.features.n_min, self.features.n_max]),
+                f"{name}.coef": view.linear.coef.astype(np.float32),
+                f"{name}.intercept": view.linear.intercept.astype(np.float32),
+                f"{name}.weight": np.float64(view.weight),
+                f"{name}.vocabulary": view.features.vocabulary.astype(str),
+                f"{name}.idf": view.features.idf.astype(np.float32),
+                f"{name}.n": np.array([view.features.n_min, view.features.n_max]),
+                f"{name}.unit": np.array(view.features.unit),
+                f"{name}.sublinear": np.array(view.features.sublinear),
             }
         return out
 
@@ -170,16 +244,24 @@ class LanguageHead:
         def get(name: str) -> np.ndarray:
             return np.asarray(arrays[f"{prefix}.{name}"])
 
-        ngram = features = None
-        if f"{prefix}.ngram.coef" in arrays:
-            n_min, n_max = (int(v) for v in get("ngram.n"))
-            ngram = LinearView(get("ngram.coef").astype(np.float64), get("ngram.intercept"))
-            features = NgramFeatures(get("ngram.vocabulary"), get("ngram.idf"), n_min, n_max)
+        views: list[NgramView] = []
+        while f"{prefix}.ngram{len(views)}.coef" in arrays:
+            name = f"ngram{len(views)}"
+            n_min, n_max = (int(v) for v in get(f"{name}.n"))
+            features = NgramFeatures(
+                get(f"{name}.vocabulary"),
+                get(f"{name}.idf").astype(np.float64),
+                n_min,
+                n_max,
+                unit=str(get(f"{name}.unit")),  # type: ignore[arg-type]
+                sublinear=bool(get(f"{name}.sublinear")),
+            )
+            linear = LinearView(get(f"{name}.coef").astype(np.float64), get(f"{name}.intercept"))
+            views.append(NgramView(features, linear, float(get(f"{name}.weight"))))
         return cls(
             e5=LinearView(get("e5.coef").astype(np.float64), get("e5.intercept")),
-            ngram=ngram,
-            features=features,
             e5_weight=float(get("e5_weight")),
+            ngrams=tuple(views),
             neutral_band=float(get("neutral_band")),
         )
 

@@ -127,10 +127,6 @@ def model_card() -> SentimentModelCard:
     return SentimentModelCard(**json.loads(text))
 
 
-def _english_e5_only(head: LanguageHead) -> LanguageHead:
-    return LanguageHead(head.e5, None, None, 1.0, head.neutral_band)
-
-
 def apply_heads(
     heads: dict[str, LanguageHead],
     language: np.ndarray,
@@ -151,7 +147,7 @@ def apply_heads(
     """
     proba = np.zeros((len(texts), 3))
     label = np.zeros(len(texts), dtype=np.int64)
-    routes = {"ko": heads["ko"], "en": heads["en"], "other": _english_e5_only(heads["en"])}
+    routes = {"ko": heads["ko"], "en": heads["en"], "other": heads["en"].e5_only()}
     for lang, head in routes.items():
         rows = np.flatnonzero(language == lang)
         if len(rows) == 0:

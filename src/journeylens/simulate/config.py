@@ -51,6 +51,8 @@ class SimConfig:
     product_affinity: float = 0.0
     churn_warning_days: int = 0
     growing_topics: Mapping[str, float] = field(default_factory=dict)
+    driver_effects: Mapping[str, float] = field(default_factory=dict)
+    driver_window_days: int = 30
 
     @property
     def start_us(self) -> int:
@@ -67,6 +69,11 @@ class SimConfig:
     def cohorts(self) -> int:
         """How many cohorts of at most ``COHORT_SIZE`` customers make up the population."""
         return -(-self.customers // COHORT_SIZE)
+
+    @property
+    def driver_cutoff_us(self) -> int:
+        """The planted drivers' cutoff (``days - driver_window_days``) as epoch microseconds."""
+        return self.start_us + (self.days - self.driver_window_days) * _MICROS_PER_DAY
 
 
 def _share(name: str, value: float, high: float = 1.0) -> float:
@@ -132,6 +139,8 @@ def make_config(
     product_affinity: float = 0.0,
     churn_warning_days: int = 0,
     growing_topics: Mapping[str, float] | None = None,
+    driver_effects: Mapping[str, float] | None = None,
+    driver_window_days: int = 30,
 ) -> SimConfig:
     """Validate a simulation request.
 
@@ -172,6 +181,15 @@ def make_config(
             is drawn with this weight (1 for the other topics) instead of uniformly, so with
             ``{"delivery": 3.0}`` delivery's share of complaints goes from 1/8 to 3/10 while
             the number of complaints is unchanged. Recorded in ``truth.growing_topics``.
+        driver_effects: planted drivers of churn (default none): name → true log-odds of
+            churn per unit, in [-3, 3]; ``"support_contacts"`` (per support call before the
+            cutoff). Churn is then decided at the cutoff ``days - driver_window_days`` from
+            the planted behaviour by a logistic rule, ``churn_share`` being the mean churn
+            probability (see
+            :mod:`journeylens.simulate.churn_drivers`); cannot be combined with
+            ``churn_warning_days``. Recorded in ``truth.driver_effects``.
+        driver_window_days: with ``driver_effects``, the length of the outcome period after
+            the cutoff, in whole days (1 to ``days - 1``; default 30).
 
     Returns:
         SimConfig with the same fields, ``start`` as a ``date``, ``channel_effects`` complete
@@ -217,7 +235,7 @@ def make_config(
             received=churn_warning_days,
             allowed="0 (churners stop without warning) to 365",
         )
-    # Imported here: the feedback module imports this one for SimConfig.
+    # Imported here: the feedback and churn_drivers modules import this one for SimConfig.
     from journeylens.simulate.feedback import TOPICS
 
     growing = _named_numbers(
@@ -227,9 +245,36 @@ def make_config(
         (1.0, 20.0),
         "the topic's weight among late complaints",
     )
+    from journeylens.simulate.churn_drivers import DRIVERS
+
+    planted = _named_numbers(
+        "driver_effects",
+        driver_effects,
+        ("simulated churn driver", DRIVERS),
+        (-3.0, 3.0),
+        "log-odds of churn per unit",
+    )
+    days = _positive_int("days", days, 3_650)
+    if planted:
+        if churn_warning_days:
+            raise ValidationError(
+                "simulate: driver_effects cannot be combined with churn_warning_days",
+                received={"churn_warning_days": churn_warning_days},
+                allowed="churn_warning_days=0 with driver_effects (fading would be a driver too)",
+            )
+        if (
+            isinstance(driver_window_days, bool)
+            or not isinstance(driver_window_days, int)
+            or not 1 <= driver_window_days < days
+        ):
+            raise ValidationError(
+                "simulate: driver_window_days must be a whole number of days inside the window",
+                received=driver_window_days,
+                allowed=f"1 to {days - 1} (days - 1)",
+            )
     return SimConfig(
         customers=_positive_int("customers", customers, 50_000_000),
-        days=_positive_int("days", days, 3_650),
+        days=days,
         seed=seed,
         start=start,
         registered_share=_share("registered_share", registered_share),
@@ -243,4 +288,6 @@ def make_config(
         product_affinity=_share("product_affinity", product_affinity),
         churn_warning_days=churn_warning_days,
         growing_topics=MappingProxyType(growing),
+        driver_effects=MappingProxyType(planted),
+        driver_window_days=driver_window_days,
     )

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import pyarrow as pa
@@ -66,7 +66,9 @@ def write_parquet(
         chunk_customers: customers generated and held in memory at once, rounded up to whole
             cohorts of 5,000; about 50 events (~25 MB of Arrow memory per 1,000 customers).
         truth_dir: when given, every truth table is streamed to ``<truth_dir>/<name>.parquet``
-            and ``channel_effects`` / ``churn_warning_days`` / ``experiments`` go to
+            and ``channel_effects`` / ``churn_warning_days`` / ``experiments`` (and, when
+            planted, ``growing_topics`` and ``driver_effects`` / ``driver_as_of`` /
+            ``driver_window_days``) go to
             ``<truth_dir>/truth.json``.
         shares: the other keyword arguments of :func:`~journeylens.simulate.simulate`
             (``registered_share``, ``shared_device_share``, …, ``channel_effects``).
@@ -118,6 +120,12 @@ def write_parquet(
         }
         if cfg.growing_topics:
             summary["growing_topics"] = dict(cfg.growing_topics)
+        if cfg.driver_effects:
+            summary["driver_effects"] = dict(cfg.driver_effects)
+            summary["driver_as_of"] = (
+                f"{cfg.start + timedelta(days=cfg.days - cfg.driver_window_days)}T00:00:00Z"
+            )
+            summary["driver_window_days"] = cfg.driver_window_days
         (truth_path / "truth.json").write_text(json.dumps(summary, indent=2))
     return WriteSummary(
         path=path,

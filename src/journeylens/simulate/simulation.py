@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 import numpy as np
@@ -19,8 +19,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from journeylens.schema import CHANNELS
+from journeylens.simulate import churn_drivers, precursors
 from journeylens.simulate import feedback as fb
-from journeylens.simulate import precursors
 from journeylens.simulate.config import COHORT_SIZE, EXPERIMENTS, SimConfig, make_config
 from journeylens.simulate.identity import identity_calls
 from journeylens.simulate.journeys import visit_events, visit_ids
@@ -103,6 +103,10 @@ class Simulation:
         return self.events.to_pandas()
 
 
+def _utc(us: int) -> datetime:
+    return datetime.fromtimestamp(us / 1_000_000, tz=UTC)
+
+
 def _iso(moment) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
@@ -121,10 +125,20 @@ def _cohort(cfg: SimConfig, cohort: int) -> tuple[pa.Table, dict[str, pa.Table]]
     n = min(COHORT_SIZE, cfg.customers - cohort * COHORT_SIZE)
     rng = np.random.default_rng(np.random.SeedSequence([cfg.seed, cohort]))
     pop = make_population(cfg, cohort, n, rng)
+    planted = None
+    if cfg.driver_effects:
+        pop = churn_drivers.unchurned(cfg, pop)  # the planted rule decides churn below
     own = precursors.thin(cfg, pop, self_initiated(cfg, pop, rng), rng)
     reg_us = registration_times(cfg, pop, own, rng)
+    if cfg.driver_effects:
+        planted = churn_drivers.plant_churn(
+            cfg, pop, own, reg_us, churn_drivers.child_rng(cfg, cohort)
+        )
+        pop, own, reg_us = planted.pop, planted.own, planted.reg_us
     esp_blocks, clicks = send_messages(cfg, pop, reg_us, _user_at(pop), rng)
     in_store = precursors.thin(cfg, pop, offline(cfg, pop, reg_us, rng), rng)
+    if planted is not None:
+        in_store = planted.with_calls(cfg, in_store)
     visits = finalise_visits(cfg, pop, [own, clicks, in_store], reg_us, rng)
     ids, records = visit_ids(pop, visits, rng)
     id_blocks, id_records = identity_calls(pop, visits, ids.anon, ids.user, rng)
@@ -233,6 +247,9 @@ def make_truth(cfg: SimConfig, parts: list[dict[str, pa.Table]]) -> Truth:
         channel_effects=dict(cfg.channel_effects),
         churn_warning_days=cfg.churn_warning_days,
         growing_topics=dict(cfg.growing_topics),
+        driver_effects=dict(cfg.driver_effects),
+        driver_as_of=_utc(cfg.driver_cutoff_us) if cfg.driver_effects else None,
+        driver_window_days=cfg.driver_window_days if cfg.driver_effects else 0,
         experiments=Truth.experiments_table(cfg.days),
         **tables,
     )
@@ -255,6 +272,8 @@ def simulate(
     product_affinity: float = 0.0,
     churn_warning_days: int = 0,
     growing_topics: Mapping[str, float] | None = None,
+    driver_effects: Mapping[str, float] | None = None,
+    driver_window_days: int = 30,
 ) -> Simulation:
     """Simulate a multi-channel shop's events with planted, known truth.
 
@@ -291,6 +310,8 @@ def simulate(
         product_affinity=product_affinity,
         churn_warning_days=churn_warning_days,
         growing_topics=growing_topics,
+        driver_effects=driver_effects,
+        driver_window_days=driver_window_days,
     )
     events, parts = [], []
     for table, truth in generate(cfg, range(cfg.cohorts)):

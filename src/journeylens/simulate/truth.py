@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 
 import numpy as np
 import pyarrow as pa
@@ -69,6 +70,14 @@ class Truth:
         growing_topics: feedback topic → weight among complaints in the second half of the
             window (empty = none planted; see ``make_config``'s ``growing_topics``). A named
             topic's complaints grow from 1/8 of all complaints to weight / (weight + 7).
+        driver_effects: planted driver → true log-odds of churn per unit (empty = none; see
+            :mod:`journeylens.simulate.churn_drivers`). When set, churn was decided at
+            ``driver_as_of`` by ``P(churn) = sigmoid(α + Σ β·x)`` from the behaviour before it,
+            and "no activity of the person's own in the ``driver_window_days`` after
+            ``driver_as_of``" is exactly that churn: run ``drivers`` with ``as_of=driver_as_of``
+            and ``window=driver_window_days`` to recover ``exp(β)`` as an odds ratio.
+        driver_as_of: the cutoff (UTC), None without planted drivers.
+        driver_window_days: the outcome period after it, in days (0 without planted drivers).
         send_hours: ``person_key``, ``best_hour`` (UTC) — when messages are most likely opened.
         experiments: ``experiment_id``, ``variant``, ``true_lift`` (additive change in visit
             conversion from exposure on), ``start_day``.
@@ -87,6 +96,9 @@ class Truth:
     churners: pa.Table
     churn_warning_days: int
     growing_topics: Mapping[str, float]
+    driver_effects: Mapping[str, float]
+    driver_as_of: datetime | None
+    driver_window_days: int
     send_hours: pa.Table
     experiments: pa.Table
     assignments: pa.Table

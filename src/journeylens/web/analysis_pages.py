@@ -28,6 +28,9 @@ from journeylens.analysis import (
 from journeylens.analysis.base import Result
 from journeylens.analysis.funnel_result import FunnelResult
 from journeylens.errors import ValidationError
+from journeylens.feedback.emotion import EmotionSpec, emotion
+from journeylens.feedback.scored import feedback_in_window
+from journeylens.feedback.source import FeedbackSource
 from journeylens.web.funnel_charts import conversion_over_time, time_to_convert
 from journeylens.web.pages import Page, Param, Params, page, spec_of
 from journeylens.web.scope import Scope
@@ -199,16 +202,32 @@ def _journeys(scope: Scope, params: Params) -> View:
         {"conversion_event": params["conversion_event"], "scope": params["scope"]},
         label="journey_map",
     )
-    result = journey_map(scope.events(), spec)
+    events = scope.events()
+    result = journey_map(events, spec)
+    charts = [Chart.of("Journey map", result.figure())]
+    tables = [
+        Table("drop_offs", "Where journeys end without converting", result.drop_offs),
+        Table("stages", "Journeys per stage", result.stages),
+        Table("flows", "Biggest moves between events", result.flows),
+        Table("stage_flows", "Moves between stages", result.stage_flows),
+    ]
+    results: list[Result] = [result]
+    notes: tuple[str, ...] = ()
+    # The emotion line costs a sentiment pass over the feedback; a workspace without any text
+    # is told so instead of paying for the query and an empty chart.
+    said = feedback_in_window(events, FeedbackSource(), after=None, until=None)
+    if said.limit(1).count().execute():
+        felt = emotion(events, EmotionSpec())
+        results.append(felt)
+        charts.append(Chart.of("Emotion along the journey", felt.figure()))
+        tables.append(Table("emotion", "Mean sentiment by stage", felt.of("stage")))
+    else:
+        notes = ("No feedback texts yet: the emotion line appears once customers say something.",)
     return View(
-        charts=(Chart.of("Journey map", result.figure()),),
-        tables=(
-            Table("drop_offs", "Where journeys end without converting", result.drop_offs),
-            Table("stages", "Journeys per stage", result.stages),
-            Table("flows", "Biggest moves between events", result.flows),
-            Table("stage_flows", "Moves between stages", result.stage_flows),
-        ),
-        warnings=_warnings(result),
+        charts=tuple(charts),
+        tables=tuple(tables),
+        warnings=_warnings(*results),
+        notes=notes,
     )
 
 
@@ -216,7 +235,8 @@ page(
     Page(
         "journey-map",
         "Journey map",
-        "How journeys move through the stages, and where they stop without converting.",
+        "How journeys move through the stages, where they stop without converting, and how "
+        "customers feel at each stage.",
         (
             Param("conversion_event", "Conversion event", "Order Completed", "event"),
             Param("scope", "A journey is", "session", "select", ("session", "person")),

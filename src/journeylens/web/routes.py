@@ -26,6 +26,7 @@ from journeylens.errors import JourneyLensError, UnknownNameError
 from journeylens.schema import CHANNELS
 from journeylens.web import (  # noqa: F401  (they add their pages)
     analysis_pages,
+    driver_pages,
     experiment_pages,
     journey_pages,
     people_pages,
