@@ -313,6 +313,14 @@ class Workspace:
         events, identity overrides, settings): the key of cached analysis results."""
         return self._derived_key()
 
+    def refresh_identities(self) -> bool:
+        """Resolve identities only if events arrived since they were last resolved (not the
+        enrichment ``events()`` also rebuilds). Returns whether they were resolved."""
+        stale = self._identities_stale()
+        if stale:
+            self.resolve_identities()
+        return stale
+
     def _identities_stale(self) -> bool:
         """Events arrived since identities were last resolved."""
         return self._catalog.get("identity_version") != str(self._catalog.get_int("data_version"))

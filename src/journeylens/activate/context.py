@@ -76,7 +76,9 @@ class PersonFacts:
 
 def read_people(ws: Workspace, person_ids: Iterable[str]) -> dict[str, PersonFacts]:
     """The facts of every person in ``person_ids`` (persons not in the workspace get empty
-    facts), read with one query per table.
+    facts), read with one query per table. The stored ``persons`` table is read as it is: the
+    caller decides when identities are resolved again (the runner does when a new person shows
+    up, and at least every minute), so a tick never pays for the whole workspace.
 
     Returns:
         ``{person_id: PersonFacts}`` for every id given.
@@ -86,7 +88,7 @@ def read_people(ws: Workspace, person_ids: Iterable[str]) -> dict[str, PersonFac
     if not wanted:
         return facts
     ids = ibis.memtable(pa.table({"person_id": pa.array(wanted, pa.string())}))
-    persons = ws.persons()
+    persons = ws.table("persons")
     rows = (
         persons.join(ids, "person_id")
         .select("person_id", "user_id", traits=persons.traits.cast("string"))

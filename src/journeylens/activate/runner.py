@@ -3,8 +3,12 @@
 One tick (:func:`run_once`) does, in this order:
 
 1. **Read** what is new: events received since the cursor (only the names some journey reacts
-   to), timers due at ``now``, fresh predictions for score-triggered journeys, and, hourly, the
-   date traits of date-triggered journeys.
+   to, from the raw events with persons from the identity map: see
+   :mod:`~journeylens.activate.inputs`), timers due at ``now``, fresh predictions for
+   score-triggered journeys, hourly the date traits of date-triggered journeys, and every
+   ``segment_every`` who entered or left the segments of segment journeys. When identities
+   were resolved again, instances of persons who merged into another move to that person
+   first (their own commit).
 2. **Advance**: every input goes through :func:`~journeylens.activate.engine.advance` in time
    order (events at their timestamp, timers at their due time, capped at ``now``), so a tick
    that covers an hour of traffic decides exactly what a runner ticking every second would
@@ -46,7 +50,14 @@ from journeylens.activate.context import (
     recipient,
 )
 from journeylens.activate.dispatch import DispatchReport, default_channels, dispatch_due
-from journeylens.activate.engine import advance
+from journeylens.activate.engine import advance, entry_key
+from journeylens.activate.inputs import (
+    fresh_events,
+    journey_segments,
+    moved_persons,
+    refresh_for,
+    segment_members,
+)
 from journeylens.activate.journey import (
     ConditionSplitNode,
     DateEntry,
@@ -66,6 +77,7 @@ from journeylens.activate.state import (
     Input,
     InstanceState,
     ScoreInput,
+    SegmentInput,
     SentRecord,
     TimerInput,
 )
@@ -76,8 +88,13 @@ __all__ = ["TickReport", "relevant_events", "run_loop", "run_once"]
 
 #: How often date-triggered journeys are offered everyone's date trait.
 _DATE_EVERY = timedelta(hours=1)
+_LIVE_STATUSES = ("active", "waiting")
+#: How stale identities (and the traits read with them) may get while no new person shows up.
+_IDENTITY_EVERY = timedelta(minutes=1)
 #: Order of inputs at the same instant: a timer that is due goes before an event of that time.
-_RANK = {"timer": 0, "event": 1, "score": 2, "date": 3}
+_RANK = {"timer": 0, "event": 1, "score": 2, "date": 3, "segment": 4}
+#: How often journeys' segments are evaluated (each evaluation reads every event).
+SEGMENT_EVERY = timedelta(minutes=5)
 
 
 @dataclass
@@ -89,6 +106,9 @@ class TickReport:
         events: events read (of the names journeys react to).
         more_events: the read stopped at ``batch_events``: more are waiting.
         timers: timers fired.
+        segment_changes: persons who entered or left a journey's segment.
+        moved: instances moved to the person their person merged into (or ended as
+            ``merged`` when that person already runs the journey).
         entries: new instances.
         actions: new outbox rows.
         dispatch: the dispatch pass (sent / retried / failed).
@@ -99,6 +119,8 @@ class TickReport:
     events: int = 0
     more_events: bool = False
     timers: int = 0
+    segment_changes: int = 0
+    moved: int = 0
     entries: int = 0
     actions: int = 0
     dispatch: DispatchReport = field(default_factory=DispatchReport)
@@ -111,6 +133,8 @@ class TickReport:
             "events": self.events,
             "more_events": self.more_events,
             "timers": self.timers,
+            "segment_changes": self.segment_changes,
+            "moved": self.moved,
             "entries": self.entries,
             "actions": self.actions,
             "sent": self.dispatch.sent,
@@ -151,13 +175,17 @@ def run_once(
     batch_events: int = 50_000,
     dispatch_limit: int = 10_000,
     ack_batch: int = 1,
+    segment_every: timedelta = SEGMENT_EVERY,
 ) -> TickReport:
     """One tick of the runner over ``ws`` at ``now`` (default: the wall clock).
 
     ``channels`` maps ``email``, ``sms``, ``push``, ``web_push``, ``whatsapp``, ``webhook`` and
     ``profile`` to channels (default: :func:`~journeylens.activate.dispatch.default_channels`);
     at most ``batch_events`` events are read per tick; ``ack_batch`` send outcomes are
-    stored per commit (see :func:`~journeylens.activate.dispatch.dispatch_due`).
+    stored per commit (see :func:`~journeylens.activate.dispatch.dispatch_due`); the
+    segments of segment-entry and segment-left journeys are evaluated at most every
+    ``segment_every`` (the first evaluation of a journey's segment only records its members:
+    like events received before publishing, people already in it are not entered).
 
     Returns:
         A :class:`TickReport`.
@@ -170,9 +198,11 @@ def run_once(
     if not tick.journeys:
         return report  # nothing published: nothing to read or send
     tick.read_events(batch_events, report)
+    tick.move_merged(report)
     tick.read_timers(report)
     tick.read_scores()
     tick.read_dates()
+    tick.read_segments(segment_every)
     tick.advance_all(report)
     store.commit_tick(tick.changes, now)
     report.dispatch = dispatch_due(
@@ -258,6 +288,7 @@ class _Tick:
             key=lambda r: (-r["priority"], r["journey_id"]),
         )
         self.people: dict[str, _Person] = {}
+        self.check_merges = False
 
     # ------------------------------------------------------------------ reading inputs
 
@@ -266,30 +297,13 @@ class _Tick:
         names = sorted(relevant_events(active))
         if not names:
             return
-        at, _ = self.store.cursor("events")
-        events = self.ws.events()
-        fresh = events.received_at.notnull()
-        if at is not None:
-            seen = self.ws.backend.table("journey_cursor_seen")
-            seen = seen.filter(seen.name == "events").select("message_id")
-            fresh = (events.received_at > at) | (
-                (events.received_at == at) & ~events.message_id.isin(seen.message_id)
-            )
-        rows = (
-            events.filter(fresh, events.event.isin(names))
-            .order_by("received_at", "message_id")
-            .limit(limit)
-            .select(
-                "message_id",
-                "event",
-                "timestamp",
-                "received_at",
-                "person_id",
-                properties=events.properties.cast("string"),
-            )
-            .to_pyarrow()
-            .to_pylist()
-        )
+        rows = fresh_events(self.ws, self.store, names, limit)
+        self.check_merges = self._due("identity", _IDENTITY_EVERY)
+        if self.check_merges:
+            self.changes.cursors["identity"] = (self.now, [])
+        if refresh_for(self.ws, rows, force=self.check_merges):
+            rows = fresh_events(self.ws, self.store, names, limit)  # persons may have changed
+            self.check_merges = True
         report.events = len(rows)
         report.more_events = len(rows) == limit
         if not rows:
@@ -298,8 +312,6 @@ class _Tick:
         ids = [r["message_id"] for r in rows if utc(r["received_at"]) == last]
         self.changes.cursors["events"] = (last, ids)
         for row in rows:
-            if row["person_id"] is None:
-                continue  # not a person (yet): no journey can hold them
             stamp = utc(row["timestamp"])
             properties = json.loads(row["properties"]) if row["properties"] else {}
             inp = EventInput(
@@ -311,6 +323,82 @@ class _Tick:
             self._push(
                 stamp, "event", row["message_id"], row["person_id"], inp, utc(row["received_at"])
             )
+
+    def _due(self, name: str, every: timedelta) -> bool:
+        """Whether the periodic reader ``name`` last ran ``every`` or longer before ``now``."""
+        at, _ = self.store.cursor(name)
+        return at is None or self.now - utc(at) >= every
+
+    def move_merged(self, report: TickReport) -> None:
+        """Move the instances of persons who merged into another to that person, in a commit
+        of its own (rewriting a person's id is the same whenever it is done, so a crash after
+        it only saves the next tick the work). An instance whose new person already has an
+        instance of its journey that is live, or one of the same id, is not moved: a live one
+        ends as ``exited`` (reason ``merged``), so the merged person is in each journey once;
+        the earliest entered instance wins among several moving ones. A person who is gone with
+        no identifier left (erased) has their live instances ended (reason ``person_gone``)."""
+        if not self.check_merges:
+            return
+        gone = self.store.unmapped_persons()
+        if not gone:
+            return
+        moves = moved_persons(self.ws, gone)
+        rows = self.store.instances_of(sorted(set(gone) | set(moves.values())))
+        stays = [r for r in rows if r["person_id"] not in gone]
+        taken = {r["instance_id"] for r in stays}
+        claimed = {
+            (r["person_id"], r["journey_id"]) for r in stays if r["status"] in _LIVE_STATUSES
+        }
+        changes = TickChanges()
+        leaving = [r for r in rows if r["person_id"] in gone]
+        for row in sorted(leaving, key=lambda r: (r["entered_at"], r["instance_id"])):
+            state = InstanceState.model_validate_json(row["state"])
+            new_person = moves.get(row["person_id"])
+            moved = state.model_copy(update={"person_id": new_person or state.person_id})
+            claim = (moved.person_id, state.journey_id)
+            if (
+                new_person is None
+                or moved.instance_id in taken
+                or (state.live and claim in claimed)
+            ):
+                if state.live:
+                    reason = "merged" if new_person else "person_gone"
+                    ended = state.model_copy(
+                        update={"status": "exited", "exit_reason": reason, "timer": None}
+                    )
+                    changes.instances[row["instance_id"]] = _instance_row(ended, row["timezone"])
+                    changes.timers[row["instance_id"]] = None
+                    report.moved += 1
+                continue
+            taken.add(moved.instance_id)
+            if state.live:
+                claimed.add(claim)
+            changes.dropped.add(row["instance_id"])
+            changes.instances[moved.instance_id] = _instance_row(moved, row["timezone"])
+            timer = moved.timer
+            changes.timers[moved.instance_id] = (timer.id, timer.due_at) if timer else None
+            report.moved += 1
+        self.store.commit_tick(changes, self.now)
+
+    def read_segments(self, every: timedelta) -> None:
+        newest_last = [
+            j for (jid, _), j in reversed(self.journeys.items()) if jid not in self.paused
+        ]
+        for (journey_id, name), spec in journey_segments(newest_last).items():
+            key = f"{journey_id}/{name}"
+            at, _ = self.store.cursor(f"segment:{key}")
+            if at is not None and self.now - utc(at) < every:
+                continue
+            members = segment_members(self.ws, name, spec, self.now)
+            stored = self.store.segment_members(key)
+            entered, left = sorted(members - stored), sorted(stored - members)
+            self.changes.segments[key] = (entered, left)
+            self.changes.cursors[f"segment:{key}"] = (self.now, [])
+            if at is None:
+                continue  # the first look: who is in it already did not just enter
+            for person_id, went_in in [(p, True) for p in entered] + [(p, False) for p in left]:
+                inp = SegmentInput(segment=name, entered=went_in)
+                self._push(self.now, "segment", journey_id, person_id, inp)
 
     def read_timers(self, report: TickReport) -> None:
         for row in self.store.due_timers(self.now):
@@ -392,9 +480,13 @@ class _Tick:
                 if state is not None and state.journey_id not in self.paused:
                     self._step(person, state, item.value, item.at, report)
                 continue
-            if item.kind == "event":
+            if item.kind == "segment":
+                report.segment_changes += 1
+            if item.kind in ("event", "segment"):
                 for state in self._by_priority(person):
-                    self._step(person, state, item.value, item.at, report)
+                    # A segment change is news to its own journey only (segments are per journey).
+                    if item.kind == "event" or state.journey_id == item.key:
+                        self._step(person, state, item.value, item.at, report)
             self._offer_entry(person, item, report)
 
     def _by_priority(self, person: _Person) -> list[InstanceState]:
@@ -411,9 +503,14 @@ class _Tick:
     def _offer_entry(self, person: _Person, item: _Item, report: TickReport) -> None:
         for row in self.live:
             key = (row["journey_id"], row["version"])
+            if item.kind == "segment" and row["journey_id"] != item.key:
+                continue
             if item.kind == "event" and item.received_at < self.published[key]:
                 continue  # received before this version was published: history, not a trigger
-            self._step(person, None, item.value, item.at, report, self.journeys[key])
+            journey = self.journeys[key]
+            if entry_key(journey, item.value, item.at, person.facts.timezone) is None:
+                continue  # not this journey's trigger: skip building the person's context
+            self._step(person, None, item.value, item.at, report, journey)
 
     def _step(
         self,

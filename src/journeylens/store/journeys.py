@@ -110,6 +110,10 @@ class TickChanges:
         cursors: ``name -> (received_at, message ids at that time)``: the readers' new
             positions; the ids replace those stored unless the time is unchanged (then they
             are added).
+        dropped: ids of instances to delete with their timers (an instance moved to the
+            person its person merged into lives on under a new id).
+        segments: ``segment key -> (person ids that entered, person ids that left)``: the
+            changes to ``journey_segment_members``.
     """
 
     def __init__(self) -> None:
@@ -117,9 +121,18 @@ class TickChanges:
         self.timers: dict[str, tuple[str, datetime] | None] = {}
         self.outbox: dict[str, dict[str, Any]] = {}
         self.cursors: dict[str, tuple[datetime, list[str]]] = {}
+        self.dropped: set[str] = set()
+        self.segments: dict[str, tuple[list[str], list[str]]] = {}
 
     def __bool__(self) -> bool:
-        return bool(self.instances or self.timers or self.outbox or self.cursors)
+        return bool(
+            self.instances
+            or self.timers
+            or self.outbox
+            or self.cursors
+            or self.dropped
+            or self.segments
+        )
 
 
 class JourneyStore:
@@ -225,14 +238,29 @@ class JourneyStore:
         its journey version."""
         if not person_ids:
             return []
-        schema = pa.schema([("person_id", pa.string())])
-        with self._staged([{"person_id": p} for p in set(person_ids)], schema) as view:
+        with self._staged([{"person_id": p} for p in set(person_ids)], _IDS_SCHEMA) as view:
             return self._rows(
                 f"SELECT i.*, v.priority FROM journey_instances i "
                 f"JOIN {view} p USING (person_id) "
                 f"JOIN journey_versions v ON v.journey_id = i.journey_id "
                 f"AND v.version = i.version"
             )
+
+    def unmapped_persons(self) -> list[str]:
+        """Persons of live instances whose id the identity map no longer holds (they merged
+        into someone else, or were erased), sorted; ``m_`` ids (never mapped) are not listed."""
+        found = self._rows(
+            "SELECT DISTINCT person_id FROM journey_instances i "
+            "WHERE status IN ('active', 'waiting') AND NOT starts_with(person_id, 'm_') "
+            "AND NOT EXISTS (SELECT 1 FROM id_map m WHERE m.person_id = i.person_id) "
+            "ORDER BY person_id"
+        )
+        return [r["person_id"] for r in found]
+
+    def segment_members(self, key: str) -> set[str]:
+        """The members a journey's segment had at its last check (``key``: see the runner)."""
+        rows = self._rows("SELECT person_id FROM journey_segment_members WHERE segment = ?", [key])
+        return {r["person_id"] for r in rows}
 
     def due_timers(self, now: datetime) -> list[dict[str, Any]]:
         """Timers due at ``now`` of journeys not paused: ``instance_id``, ``timer_id``,
@@ -282,6 +310,8 @@ class JourneyStore:
         if not changes:
             return
         with self.transaction():
+            if changes.dropped:
+                self._drop_instances(changes.dropped)
             if changes.instances:
                 self._put_instances(list(changes.instances.values()))
             if changes.timers:
@@ -290,6 +320,30 @@ class JourneyStore:
                 self._put_outbox(list(changes.outbox.values()), now)
             for name, (at, ids) in changes.cursors.items():
                 self._put_cursor(name, at, ids)
+            for key, (entered, left) in changes.segments.items():
+                self._put_segment(key, entered, left)
+
+    def _drop_instances(self, instance_ids: set[str]) -> None:
+        rows = [{"instance_id": i} for i in sorted(instance_ids)]
+        with self._staged(rows, _INSTANCE_IDS_SCHEMA) as view:
+            for table in ("journey_timers", "journey_instances"):
+                self._db.execute(
+                    f"DELETE FROM {table} WHERE instance_id IN (SELECT instance_id FROM {view})"
+                )
+
+    def _put_segment(self, key: str, entered: list[str], left: list[str]) -> None:
+        if left:
+            with self._staged([{"person_id": p} for p in left], _IDS_SCHEMA) as view:
+                self._db.execute(
+                    "DELETE FROM journey_segment_members WHERE segment = ? "
+                    f"AND person_id IN (SELECT person_id FROM {view})",
+                    [key],
+                )
+        if entered:
+            with self._staged([{"person_id": p} for p in entered], _IDS_SCHEMA) as view:
+                self._db.execute(
+                    f"INSERT INTO journey_segment_members SELECT ?, person_id FROM {view}", [key]
+                )
 
     def _put_instances(self, rows: list[dict[str, Any]]) -> None:
         with self._staged(rows, _INSTANCE_SCHEMA) as view:
@@ -388,8 +442,7 @@ class JourneyStore:
         the caps count the same whether the runner ticked right then or an hour later)."""
         if not person_ids:
             return []
-        schema = pa.schema([("person_id", pa.string())])
-        with self._staged([{"person_id": p} for p in set(person_ids)], schema) as view:
+        with self._staged([{"person_id": p} for p in set(person_ids)], _IDS_SCHEMA) as view:
             return self._rows(
                 f"SELECT o.person_id, o.channel, o.not_before AS at "
                 f"FROM journey_outbox o JOIN {view} p USING (person_id) "
@@ -464,6 +517,8 @@ _OUTBOX_SCHEMA: Final = pa.schema(
     ]
     + [("not_before", _UTC_TS), ("created_at", _UTC_TS)]
 )
+_IDS_SCHEMA: Final = pa.schema([("person_id", pa.string())])
+_INSTANCE_IDS_SCHEMA: Final = pa.schema([("instance_id", pa.string())])
 _SEEN_SCHEMA: Final = pa.schema([("name", pa.string()), ("message_id", pa.string())])
 _ACK_SCHEMA: Final = pa.schema(
     [("idempotency_key", pa.string()), ("provider_message_id", pa.string())]
