@@ -54,6 +54,15 @@ def test_erasure_deletes_the_persons_events_and_identities_and_keeps_the_others(
     assert ann not in ws.events().person_id.to_pyarrow().to_pylist()
 
 
+def test_erasing_the_only_person_leaves_an_empty_workspace():
+    ws = jl.Workspace.open()
+    ws.ingest(ANN)
+    [ann] = set(ws.events().person_id.to_pyarrow().to_pylist())
+    assert ws.erase_person(ann)["events"] == 3
+    assert ws.info()["events"] == 0
+    assert ws.persons().count().to_pyarrow().as_py() == 0
+
+
 def test_the_suppression_list_holds_hashes_not_the_identifiers():
     ws, ann = workspace()
     ws.erase_person(ann)

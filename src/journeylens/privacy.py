@@ -64,7 +64,7 @@ def suppressed_mask(identifiers: pa.Table, hashes: Set[str]) -> pa.ChunkedArray:
         identifiers.column("id_type"), identifiers.column("id_value"), "\x1f"
     )
     if not hashes or identifiers.num_rows == 0:
-        return pa.chunked_array([pa.array([False] * identifiers.num_rows)])
+        return pa.chunked_array([pa.array([False] * identifiers.num_rows, pa.bool_())])
     hit = [
         key
         for key in pc.unique(keys).to_pylist()
