@@ -190,3 +190,24 @@ def test_an_erased_persons_running_instance_ends_and_sends_nothing(tmp_path):
     assert ended["status"] == "exited"
     shop.tick(T0 + 3 * H)
     assert shop.sent() == []
+
+
+def test_a_deleted_saved_segment_is_reported_and_the_tick_goes_on(tmp_path):
+    journey = parse_journey(
+        {
+            "id": "cart",
+            "name": "Cart",
+            "holdout_share": 0,
+            "entry": {"kind": "event", "event": "Product Added"},
+            "start": "mail",
+            "nodes": {"mail": {"kind": "send", "channel": "email", "body": "Still there?"}},
+            "exits": [{"kind": "segment_left", "segment": "carting"}],
+        }
+    )
+    shop = Shop(tmp_path, journey)
+    shop.person("ada")
+    shop.track("ada", "Product Added", T0 + M, "a1")
+    report = shop.tick(T0 + H)
+    assert "carting" in report.problems[0]
+    assert "Save the segment again" in report.problems[0]
+    assert (report.entries, report.dispatch.sent) == (1, 1)

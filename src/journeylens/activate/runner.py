@@ -81,6 +81,7 @@ from journeylens.activate.state import (
     SentRecord,
     TimerInput,
 )
+from journeylens.errors import UnknownNameError
 from journeylens.store.journeys import JourneyStore, TickChanges, utc
 from journeylens.workspace import Workspace
 
@@ -113,6 +114,8 @@ class TickReport:
         actions: new outbox rows.
         dispatch: the dispatch pass (sent / retried / failed).
         seconds: wall time of the tick.
+        problems: what this tick had to skip and why (e.g. a journey's saved segment was
+            deleted); the other journeys went on.
     """
 
     now: datetime
@@ -125,6 +128,7 @@ class TickReport:
     actions: int = 0
     dispatch: DispatchReport = field(default_factory=DispatchReport)
     seconds: float = 0.0
+    problems: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: the fields above, ``now`` as ISO text, ``dispatch`` as a dict."""
@@ -141,6 +145,7 @@ class TickReport:
             "retried": self.dispatch.retried,
             "failed": self.dispatch.failed,
             "seconds": round(self.seconds, 4),
+            "problems": list(self.problems),
         }
 
 
@@ -202,7 +207,7 @@ def run_once(
     tick.read_timers(report)
     tick.read_scores()
     tick.read_dates()
-    tick.read_segments(segment_every)
+    tick.read_segments(segment_every, report)
     tick.advance_all(report)
     store.commit_tick(tick.changes, now)
     report.dispatch = dispatch_due(
@@ -380,7 +385,7 @@ class _Tick:
             report.moved += 1
         self.store.commit_tick(changes, self.now)
 
-    def read_segments(self, every: timedelta) -> None:
+    def read_segments(self, every: timedelta, report: TickReport) -> None:
         newest_last = [
             j for (jid, _), j in reversed(self.journeys.items()) if jid not in self.paused
         ]
@@ -389,7 +394,15 @@ class _Tick:
             at, _ = self.store.cursor(f"segment:{key}")
             if at is not None and self.now - utc(at) < every:
                 continue
-            members = segment_members(self.ws, name, spec, self.now)
+            try:
+                members = segment_members(self.ws, name, spec, self.now)
+            except UnknownNameError as error:
+                # One journey's deleted segment must not stop every other journey.
+                report.problems.append(
+                    f"journey {journey_id!r}: {error} Save the segment again or "
+                    "publish a version of the journey without it."
+                )
+                continue
             stored = self.store.segment_members(key)
             entered, left = sorted(members - stored), sorted(stored - members)
             self.changes.segments[key] = (entered, left)
