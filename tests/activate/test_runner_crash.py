@@ -23,7 +23,7 @@ from pathlib import Path
 
 import journeylens as jl
 from journeylens.activate.channels import read_recording
-from journeylens.activate.context import entry_summary, person_context, read_people
+from journeylens.activate.context import person_context, read_people
 from journeylens.activate.engine import advance
 from journeylens.activate.publish import publish_journey
 from journeylens.activate.runner import relevant_events
@@ -63,7 +63,7 @@ def expected_sends(ws, journey, messages, end):
         new, actions = advance(state, inp, journey, at, ctx)
         if new is None or new is state:
             return
-        summaries.setdefault(pid, {})[new.instance_id] = entry_summary(new)
+        summaries.setdefault(pid, {})[new.instance_id] = new.summary(0)
         live[new.instance_id] = new
         if new.timer is not None and new.timer.due_at <= end:
             timer = TimerInput(timer_id=new.timer.id, due_at=new.timer.due_at)

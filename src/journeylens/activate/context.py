@@ -25,11 +25,11 @@ import ibis
 import pyarrow as pa
 
 from journeylens.activate.journey import MESSAGE_CHANNELS, FrequencyCap
-from journeylens.activate.state import EntrySummary, InstanceState, PersonContext, SentRecord
+from journeylens.activate.state import EntrySummary, PersonContext, SentRecord
 from journeylens.activate.timing import person_zone
 from journeylens.workspace import Workspace
 
-__all__ = ["PersonFacts", "entry_summary", "person_context", "read_people", "recipient"]
+__all__ = ["PersonFacts", "person_context", "read_people", "recipient"]
 
 
 @dataclass
@@ -191,16 +191,3 @@ def recipient(kind: str, channel: str | None, facts: PersonFacts) -> str | None:
 def _text(traits: Mapping[str, Any], key: str) -> str | None:
     value = traits.get(key)
     return str(value) if value not in (None, "") else None
-
-
-def entry_summary(state: InstanceState, priority: int = 0) -> EntrySummary:
-    """The summary of an instance that entry rules and priorities read
-    (:attr:`PersonContext.instances`); ``priority`` is its journey version's."""
-    return EntrySummary(
-        journey_id=state.journey_id,
-        journey_version=state.journey_version,
-        entry_key=state.entry_key,
-        entered_at=state.entered_at,
-        status=state.status,
-        priority=priority,
-    )

@@ -14,7 +14,7 @@ from collections import Counter
 from datetime import datetime
 from typing import Any
 
-from journeylens.activate.context import entry_summary, person_context, read_people
+from journeylens.activate.context import person_context, read_people
 from journeylens.activate.engine import advance
 from journeylens.activate.journey import Journey
 from journeylens.activate.runner import relevant_events
@@ -87,7 +87,7 @@ def dry_run(
         if new is None or new is state:
             return
         states[new.instance_id] = mine.setdefault(pid, {})[new.instance_id] = new
-        summaries.setdefault(pid, {})[new.instance_id] = entry_summary(new, journey.priority)
+        summaries.setdefault(pid, {})[new.instance_id] = new.summary(journey.priority)
         if new.timer is not None and (end is None or new.timer.due_at < end):
             timer = TimerInput(timer_id=new.timer.id, due_at=new.timer.due_at)
             heapq.heappush(queue, (new.timer.due_at, 0, new.instance_id, timer))

@@ -44,7 +44,6 @@ from typing import Any
 from journeylens.activate.channels import Channel
 from journeylens.activate.context import (
     PersonFacts,
-    entry_summary,
     person_context,
     read_people,
     recipient,
@@ -569,7 +568,7 @@ class _Tick:
         report: TickReport,
     ) -> None:
         instance = state.instance_id
-        person.summaries[instance] = entry_summary(state, journey.priority)
+        person.summaries[instance] = state.summary(journey.priority)
         if state.live:
             person.live[instance] = state
         else:
@@ -597,7 +596,7 @@ class _Tick:
             state = InstanceState.model_validate_json(row["state"])
             instance = row["instance_id"]
             person.zones[instance] = row["timezone"]
-            person.summaries[instance] = entry_summary(state, row["priority"])
+            person.summaries[instance] = state.summary(row["priority"])
             if state.live:
                 person.live[instance] = state
         window = max(
